@@ -1,0 +1,3 @@
+// One import gives a user the whole toolkit.
+@_exported import CairnCheckpoint
+@_exported import CairnTensor

@@ -1,0 +1,15 @@
+import ArgumentParser
+import Cairn
+
+/// `cairn`: trains and evaluates Cairn's bundled models from the command line.
+@main
+struct CairnCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "cairn",
+        abstract: "Train Cairn's bundled models, with checkpoints in SQLite."
+    )
+
+    func run() throws {
+        print("cairn: no subcommands yet")
+    }
+}

@@ -1,0 +1,6 @@
+import Testing
+import CairnCheckpoint
+
+@Test func engineHasVersion() {
+    #expect(!cairnCheckpointEngineVersion.isEmpty)
+}

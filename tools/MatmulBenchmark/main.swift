@@ -1,0 +1,2 @@
+import CairnTensor
+print("matmul benchmark: not written yet")
