@@ -46,10 +46,10 @@ let package = Package(
         ),
 
         // MARK: Benchmarks (run in release mode: see tools/README.md)
-        .executableTarget(name: "MatmulBenchmark", dependencies: ["CairnTensor"], path: "tools/MatmulBenchmark"),
+        .executableTarget(name: "MatmulBenchmark", dependencies: ["CairnTensor", "CCairnKernels"], path: "tools/MatmulBenchmark"),
 
         // MARK: Tests
-        .testTarget(name: "CairnTensorTests", dependencies: ["CairnTensor"]),
+        .testTarget(name: "CairnTensorTests", dependencies: ["CairnTensor", "CCairnKernels"]),
         .testTarget(name: "CairnCheckpointTests", dependencies: ["CairnCheckpoint"]),
     ]
 )
