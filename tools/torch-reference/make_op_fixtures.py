@@ -267,9 +267,7 @@ def flat_values(t: torch.Tensor) -> list:
         if not all(math.isfinite(v) for v in values):
             raise ValueError("non-finite value in fixture")
         return values
-    if t.dtype == torch.bool:
-        return [int(v) for v in flat.tolist()]
-    return [int(v) for v in flat.tolist()]
+    return [int(v) for v in flat.tolist()]  # I64 as integers, BOOL as 0/1
 
 
 def encode(t: torch.Tensor, with_dtype: bool = False) -> dict:
