@@ -44,11 +44,10 @@ static void pack_a(int transA, const float *A, int64_t lda, int64_t mb, int64_t 
         if (transA) {
             // A' row i, depth k lives at A[k * lda + i]: contiguous in i.
             for (int64_t k = 0; k < kb; k++) {
-                const float *src = A + k * lda + i0;
+                // memcpy/memset keep packing quick even at -O0 (debug builds).
                 float *dst = panel + k * mr;
-                int64_t i = 0;
-                for (; i < rows; i++) dst[i] = src[i];
-                for (; i < mr; i++) dst[i] = 0.0f;
+                memcpy(dst, A + k * lda + i0, (size_t)rows * sizeof(float));
+                if (rows < mr) memset(dst + rows, 0, (size_t)(mr - rows) * sizeof(float));
             }
         } else {
             for (int64_t i = 0; i < rows; i++) {
@@ -80,11 +79,9 @@ static void pack_b(int transB, const float *B, int64_t ldb, int64_t kb, int64_t 
             }
         } else {
             for (int64_t k = 0; k < kb; k++) {
-                const float *src = B + k * ldb + j0;
                 float *dst = panel + k * nr;
-                int64_t j = 0;
-                for (; j < cols; j++) dst[j] = src[j];
-                for (; j < nr; j++) dst[j] = 0.0f;
+                memcpy(dst, B + k * ldb + j0, (size_t)cols * sizeof(float));
+                if (cols < nr) memset(dst + cols, 0, (size_t)(nr - cols) * sizeof(float));
             }
         }
     }
