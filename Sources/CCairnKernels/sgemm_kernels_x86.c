@@ -75,7 +75,6 @@ static void avx2_micro(int64_t kc, const float *a, const float *b,
 }
 
 static int avx2_is_supported(void) {
-    __builtin_cpu_init();
     return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
 }
 
@@ -162,7 +161,6 @@ static void avx512_micro(int64_t kc, const float *a, const float *b,
 }
 
 static int avx512_is_supported(void) {
-    __builtin_cpu_init();
     return __builtin_cpu_supports("avx512f");
 }
 

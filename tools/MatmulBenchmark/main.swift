@@ -134,13 +134,17 @@ print(json.dumps({
 
 /// Runs the numpy side in a child `python3` limited to one OpenBLAS thread; nil
 /// (with the reason on stderr) when python3 or numpy is unavailable.
-func measureNumpy(_ cases: [BenchmarkCase]) -> NumpyReport? {
+/// `ownCoreDetection` drops OPENBLAS_CORETYPE so OpenBLAS picks its kernel by CPU.
+func measureNumpy(_ cases: [BenchmarkCase], ownCoreDetection: Bool = false) -> NumpyReport? {
     let caseList = cases.map { "[\"\($0.label)\", \($0.size), \($0.transA ? "true" : "false"), \($0.transB ? "true" : "false")]" }
     let process = Process()
     process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
     process.arguments = ["python3", "-c", numpyScript, "[\(caseList.joined(separator: ", "))]"]
     var environment = ProcessInfo.processInfo.environment
     environment["OPENBLAS_NUM_THREADS"] = "1"
+    if ownCoreDetection {
+        environment["OPENBLAS_CORETYPE"] = nil
+    }
     process.environment = environment
     let output = Pipe()
     process.standardOutput = output
@@ -176,20 +180,36 @@ let dispatched = String(cString: cairn_sgemm_kernel_name())
 print("Cairn SGEMM benchmark: float32, best of ≥5 reps after 2 warm-ups")
 print("cairn: kernel \(dispatched), 1 thread (cairn_sgemm is single-threaded)")
 
+func describe(_ report: NumpyReport, environmentNote: String) -> String {
+    let core = report.corename.map { "core \($0)" } ?? "core unknown"
+    let threads = report.threads.map(String.init) ?? "?"
+    return "numpy \(report.numpy): \(report.blas), \(core), \(threads) thread(s) (\(environmentNote))"
+}
+
 let ours = allCases.map { measureCairn($0) }
+let coretype = ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"]
 let numpy = measureNumpy(allCases)
+// When the environment pins OpenBLAS to an older core, also show what numpy
+// reaches with its own CPU detection, as a second, stronger baseline.
+let numpyOwnCore = coretype == nil ? nil : measureNumpy(allCases, ownCoreDetection: true)
 if let numpy {
-    let core = numpy.corename.map { "core \($0)" } ?? "core unknown"
-    let threads = numpy.threads.map(String.init) ?? "?"
-    let coretype = ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"].map { ", OPENBLAS_CORETYPE=\($0) in env" } ?? ""
-    print("numpy \(numpy.numpy): \(numpy.blas), \(core), \(threads) thread(s) (OPENBLAS_NUM_THREADS=1\(coretype))")
+    print(describe(numpy, environmentNote: "OPENBLAS_NUM_THREADS=1" + (coretype.map { ", OPENBLAS_CORETYPE=\($0) from env" } ?? "")))
+}
+if let numpyOwnCore {
+    print(describe(numpyOwnCore, environmentNote: "OPENBLAS_NUM_THREADS=1, OPENBLAS_CORETYPE unset") + " [second baseline]")
 }
 print("")
-print("case      " + column("cairn GFLOP/s", 15) + column("numpy GFLOP/s", 15) + column("cairn/numpy", 13))
+var header = "case      " + column("cairn GFLOP/s", 15) + column("numpy GFLOP/s", 15) + column("cairn/numpy", 13)
+if numpyOwnCore != nil {
+    header += column("numpy(own core)", 17) + column("cairn/that", 12)
+}
+print(header)
 for (benchmark, cairnRate) in zip(allCases, ours) {
     var line = benchmark.label.padding(toLength: 10, withPad: " ", startingAt: 0) + column(formatted(cairnRate), 15)
-    if let numpyRate = numpy?.gflops[benchmark.label] {
-        line += column(formatted(numpyRate), 15) + column(formatted(cairnRate / numpyRate, digits: 2) + "×", 13)
+    for (report, rateWidth, ratioWidth) in [(numpy, 15, 13), (numpyOwnCore, 17, 12)] {
+        if let rate = report?.gflops[benchmark.label] {
+            line += column(formatted(rate), rateWidth) + column(formatted(cairnRate / rate, digits: 2) + "×", ratioWidth)
+        }
     }
     print(line)
 }
