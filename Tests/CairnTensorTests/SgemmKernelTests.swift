@@ -140,11 +140,12 @@ let edgeCases: [SgemmCase] = [
     SgemmCase(m: 6, n: 16, k: 9),
     SgemmCase(m: 13, n: 33, k: 17),
     SgemmCase(m: 25, n: 65, k: 3, rowPadding: 7),
-    // Crosses the kc (256) block boundary, so C is added to between blocks.
+    // Cross the kc block boundary (256 or 512 by kernel), so C is added to between blocks.
     SgemmCase(m: 14, n: 40, k: 300),
-    SgemmCase(m: 14, n: 40, k: 300, accumulate: true),
-    // Crosses the mc (120/128) block boundary.
-    SgemmCase(m: 131, n: 19, k: 11),
+    SgemmCase(m: 14, n: 40, k: 530),
+    SgemmCase(m: 14, n: 40, k: 530, accumulate: true),
+    // Crosses the mc block boundary (at most 144 rows).
+    SgemmCase(m: 151, n: 19, k: 11),
     // Crosses the nc (2048) block boundary.
     SgemmCase(m: 3, n: 2100, k: 5),
 ]
@@ -154,7 +155,7 @@ let transposeCases: [SgemmCase] = [(false, false), (true, false), (false, true),
     [false, true].flatMap { accumulate in
         [
             SgemmCase(m: 23, n: 45, k: 31, transA: transA, transB: transB, accumulate: accumulate),
-            SgemmCase(m: 7, n: 50, k: 270, transA: transA, transB: transB, accumulate: accumulate, rowPadding: 5),
+            SgemmCase(m: 7, n: 50, k: 520, transA: transA, transB: transB, accumulate: accumulate, rowPadding: 5),
         ]
     }
 }
