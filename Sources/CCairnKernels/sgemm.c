@@ -34,54 +34,29 @@ static const cairn_sgemm_kernel_desc *best_kernel(void) {
 static int64_t min_i64(int64_t a, int64_t b) { return a < b ? a : b; }
 static int64_t round_up(int64_t value, int64_t step) { return (value + step - 1) / step * step; }
 
-// Packs rows [0, mb) × depth [0, kb) of A' (already offset to the block) into
-// mr-tall panels, each stored k-major; rows past mb are zero.
-static void pack_a(int transA, const float *A, int64_t lda, int64_t mb, int64_t kb,
-                   int mr, float *packed) {
-    for (int64_t i0 = 0; i0 < mb; i0 += mr) {
-        int64_t rows = min_i64(mr, mb - i0);
-        float *panel = packed + i0 * kb;
-        if (transA) {
-            // A' row i, depth k lives at A[k * lda + i]: contiguous in i.
-            for (int64_t k = 0; k < kb; k++) {
-                // memcpy/memset keep packing quick even at -O0 (debug builds).
-                float *dst = panel + k * mr;
-                memcpy(dst, A + k * lda + i0, (size_t)rows * sizeof(float));
-                if (rows < mr) memset(dst + rows, 0, (size_t)(mr - rows) * sizeof(float));
+// Packs a width × depth block of A' or B' into panels `panel` wide, each
+// stored depth-major (panel[k * panel + w]) and zero-padded past `width`.
+// Element (w, k) of the block lives at src[k * ld + w] when the stored matrix
+// runs along the width (A transposed, B as is) and at src[w * ld + k] when it
+// runs along the depth (A as is, B transposed).
+static void pack_panels(const float *src, int64_t ld, int runs_along_width,
+                        int64_t width, int64_t depth, int panel, float *packed) {
+    for (int64_t w0 = 0; w0 < width; w0 += panel) {
+        const int64_t filled = min_i64(panel, width - w0);
+        float *dst = packed + w0 * depth;
+        if (runs_along_width) {
+            // memcpy/memset keep packing quick even at -O0 (debug builds).
+            for (int64_t k = 0; k < depth; k++) {
+                memcpy(dst + k * panel, src + k * ld + w0, (size_t)filled * sizeof(float));
+                memset(dst + k * panel + filled, 0, (size_t)(panel - filled) * sizeof(float));
             }
         } else {
-            for (int64_t i = 0; i < rows; i++) {
-                const float *src = A + (i0 + i) * lda;
-                for (int64_t k = 0; k < kb; k++) panel[k * mr + i] = src[k];
+            for (int64_t w = 0; w < filled; w++) {
+                const float *line = src + (w0 + w) * ld;
+                for (int64_t k = 0; k < depth; k++) dst[k * panel + w] = line[k];
             }
-            for (int64_t i = rows; i < mr; i++) {
-                for (int64_t k = 0; k < kb; k++) panel[k * mr + i] = 0.0f;
-            }
-        }
-    }
-}
-
-// Packs depth [0, kb) × columns [0, nb) of B' into nr-wide panels, each stored
-// k-major; columns past nb are zero.
-static void pack_b(int transB, const float *B, int64_t ldb, int64_t kb, int64_t nb,
-                   int nr, float *packed) {
-    for (int64_t j0 = 0; j0 < nb; j0 += nr) {
-        int64_t cols = min_i64(nr, nb - j0);
-        float *panel = packed + j0 * kb;
-        if (transB) {
-            // B' depth k, column j lives at B[j * ldb + k]: contiguous in k.
-            for (int64_t j = 0; j < cols; j++) {
-                const float *src = B + (j0 + j) * ldb;
-                for (int64_t k = 0; k < kb; k++) panel[k * nr + j] = src[k];
-            }
-            for (int64_t j = cols; j < nr; j++) {
-                for (int64_t k = 0; k < kb; k++) panel[k * nr + j] = 0.0f;
-            }
-        } else {
-            for (int64_t k = 0; k < kb; k++) {
-                float *dst = panel + k * nr;
-                memcpy(dst, B + k * ldb + j0, (size_t)cols * sizeof(float));
-                if (cols < nr) memset(dst + cols, 0, (size_t)(nr - cols) * sizeof(float));
+            for (int64_t w = filled; w < panel; w++) {
+                for (int64_t k = 0; k < depth; k++) dst[k * panel + w] = 0.0f;
             }
         }
     }
@@ -140,11 +115,11 @@ static void sgemm_with(const cairn_sgemm_kernel_desc *kernel,
             const int64_t kb = min_i64(kc, K - pc);
             const int overwrite = pc == 0 && !accumulate;
             const float *b_block = transB ? B + jc * ldb + pc : B + pc * ldb + jc;
-            pack_b(transB, b_block, ldb, kb, nb, nr, packed_b);
+            pack_panels(b_block, ldb, !transB, nb, kb, nr, packed_b);
             for (int64_t ic = 0; ic < M; ic += mc) {
                 const int64_t mb = min_i64(mc, M - ic);
                 const float *a_block = transA ? A + pc * lda + ic : A + ic * lda + pc;
-                pack_a(transA, a_block, lda, mb, kb, mr, packed_a);
+                pack_panels(a_block, lda, transA, mb, kb, mr, packed_a);
                 for (int64_t jr = 0; jr < nb; jr += nr) {
                     const float *b_panel = packed_b + jr * kb;
                     for (int64_t ir = 0; ir < mb; ir += mr) {

@@ -10,24 +10,49 @@
 // touches C once at the end, so the summation order of every element is the
 // fixed k order inside one packed block, then one add to C.
 
-enum { AVX2_MR = 6, AVX2_NR = 16 };
+// Shared pieces of the kernels' assembly. R names the register file ("ymm" or
+// "zmm"), VB is the vector width in bytes (the offset of a row's second
+// vector), B0/B1 hold the two B vectors of the current step and BC the
+// broadcast of A.
 
-// One k step of one row: broadcast a[row], multiply-add with both B vectors.
-#define AVX2_ROW(aoff, acc0, acc1) \
-    "vbroadcastss " aoff "(%[a]), %%ymm14\n\t" \
-    "vfmadd231ps %%ymm12, %%ymm14, %%ymm" acc0 "\n\t" \
-    "vfmadd231ps %%ymm13, %%ymm14, %%ymm" acc1 "\n\t"
+// One k step of one row: broadcast a[row], multiply-add it with both B vectors.
+#define KERNEL_ROW(R, B0, B1, BC, aoff, acc0, acc1) \
+    "vbroadcastss " aoff "(%[a]), %%" R BC "\n\t" \
+    "vfmadd231ps %%" R B0 ", %%" R BC ", %%" R acc0 "\n\t" \
+    "vfmadd231ps %%" R B1 ", %%" R BC ", %%" R acc1 "\n\t"
 
-// Adds (unless overwriting) and stores one row of the tile, then steps to the next row of C.
-#define AVX2_STORE(acc0, acc1) \
+// Loads the step's two B vectors (packed B is 64-byte aligned).
+#define KERNEL_LOAD_B(R, VB, B0, B1) \
+    "vmovaps (%[b]), %%" R B0 "\n\t" \
+    "vmovaps " VB "(%[b]), %%" R B1 "\n\t"
+
+// Advances the packed panels by one k step and loops while steps remain.
+#define KERNEL_NEXT_STEP(a_bytes, b_bytes) \
+    "add $" a_bytes ", %[a]\n\t" \
+    "add $" b_bytes ", %[b]\n\t" \
+    "dec %[k]\n\t" \
+    "jnz 2b\n\t"
+
+// Adds C's row to the tile row (unless overwriting), stores it, steps to C's next row.
+#define KERNEL_STORE(R, VB, acc0, acc1) \
     "test %[overwrite], %[overwrite]\n\t" \
     "jnz 1f\n\t" \
-    "vaddps (%[c]), %%ymm" acc0 ", %%ymm" acc0 "\n\t" \
-    "vaddps 32(%[c]), %%ymm" acc1 ", %%ymm" acc1 "\n\t" \
+    "vaddps (%[c]), %%" R acc0 ", %%" R acc0 "\n\t" \
+    "vaddps " VB "(%[c]), %%" R acc1 ", %%" R acc1 "\n\t" \
     "1:\n\t" \
-    "vmovups %%ymm" acc0 ", (%[c])\n\t" \
-    "vmovups %%ymm" acc1 ", 32(%[c])\n\t" \
+    "vmovups %%" R acc0 ", (%[c])\n\t" \
+    "vmovups %%" R acc1 ", " VB "(%[c])\n\t" \
     "add %[ldcb], %[c]\n\t"
+
+#define KERNEL_OPERANDS \
+    : [a] "+r"(a), [b] "+r"(b), [c] "+r"(c), [k] "+r"(kc) \
+    : [ldcb] "r"(ldc_bytes), [overwrite] "r"(overwrite_flag)
+
+enum { AVX2_MR = 6, AVX2_NR = 16 };
+
+#define AVX2_ZERO(acc) "vxorps %%ymm" acc ", %%ymm" acc ", %%ymm" acc "\n\t"
+#define AVX2_ROW(aoff, acc0, acc1) KERNEL_ROW("ymm", "12", "13", "14", aoff, acc0, acc1)
+#define AVX2_STORE(acc0, acc1) KERNEL_STORE("ymm", "32", acc0, acc1)
 
 __attribute__((target("avx2,fma")))
 static void avx2_micro(int64_t kc, const float *a, const float *b,
@@ -35,31 +60,18 @@ static void avx2_micro(int64_t kc, const float *a, const float *b,
     int64_t ldc_bytes = ldc * (int64_t)sizeof(float);
     int64_t overwrite_flag = overwrite;
     __asm__ volatile(
-        "vxorps %%ymm0, %%ymm0, %%ymm0\n\t"
-        "vxorps %%ymm1, %%ymm1, %%ymm1\n\t"
-        "vxorps %%ymm2, %%ymm2, %%ymm2\n\t"
-        "vxorps %%ymm3, %%ymm3, %%ymm3\n\t"
-        "vxorps %%ymm4, %%ymm4, %%ymm4\n\t"
-        "vxorps %%ymm5, %%ymm5, %%ymm5\n\t"
-        "vxorps %%ymm6, %%ymm6, %%ymm6\n\t"
-        "vxorps %%ymm7, %%ymm7, %%ymm7\n\t"
-        "vxorps %%ymm8, %%ymm8, %%ymm8\n\t"
-        "vxorps %%ymm9, %%ymm9, %%ymm9\n\t"
-        "vxorps %%ymm10, %%ymm10, %%ymm10\n\t"
-        "vxorps %%ymm11, %%ymm11, %%ymm11\n\t"
+        AVX2_ZERO("0") AVX2_ZERO("1") AVX2_ZERO("2") AVX2_ZERO("3")
+        AVX2_ZERO("4") AVX2_ZERO("5") AVX2_ZERO("6") AVX2_ZERO("7")
+        AVX2_ZERO("8") AVX2_ZERO("9") AVX2_ZERO("10") AVX2_ZERO("11")
         "2:\n\t"
-        "vmovaps (%[b]), %%ymm12\n\t"
-        "vmovaps 32(%[b]), %%ymm13\n\t"
+        KERNEL_LOAD_B("ymm", "32", "12", "13")
         AVX2_ROW("0", "0", "1")
         AVX2_ROW("4", "2", "3")
         AVX2_ROW("8", "4", "5")
         AVX2_ROW("12", "6", "7")
         AVX2_ROW("16", "8", "9")
         AVX2_ROW("20", "10", "11")
-        "add $24, %[a]\n\t"
-        "add $64, %[b]\n\t"
-        "dec %[k]\n\t"
-        "jnz 2b\n\t"
+        KERNEL_NEXT_STEP("24", "64")
         AVX2_STORE("0", "1")
         AVX2_STORE("2", "3")
         AVX2_STORE("4", "5")
@@ -67,8 +79,7 @@ static void avx2_micro(int64_t kc, const float *a, const float *b,
         AVX2_STORE("8", "9")
         AVX2_STORE("10", "11")
         "vzeroupper\n\t"
-        : [a] "+r"(a), [b] "+r"(b), [c] "+r"(c), [k] "+r"(kc)
-        : [ldcb] "r"(ldc_bytes), [overwrite] "r"(overwrite_flag)
+        KERNEL_OPERANDS
         : "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7",
           "xmm8", "xmm9", "xmm10", "xmm11", "xmm12", "xmm13", "xmm14",
           "cc", "memory");
@@ -91,21 +102,9 @@ const cairn_sgemm_kernel_desc cairn_sgemm_avx2_kernel = {
 
 enum { AVX512_MR = 12, AVX512_NR = 32 };
 
-#define AVX512_ROW(aoff, acc0, acc1) \
-    "vbroadcastss " aoff "(%[a]), %%zmm26\n\t" \
-    "vfmadd231ps %%zmm24, %%zmm26, %%zmm" acc0 "\n\t" \
-    "vfmadd231ps %%zmm25, %%zmm26, %%zmm" acc1 "\n\t"
-
-#define AVX512_STORE(acc0, acc1) \
-    "test %[overwrite], %[overwrite]\n\t" \
-    "jnz 1f\n\t" \
-    "vaddps (%[c]), %%zmm" acc0 ", %%zmm" acc0 "\n\t" \
-    "vaddps 64(%[c]), %%zmm" acc1 ", %%zmm" acc1 "\n\t" \
-    "1:\n\t" \
-    "vmovups %%zmm" acc0 ", (%[c])\n\t" \
-    "vmovups %%zmm" acc1 ", 64(%[c])\n\t" \
-    "add %[ldcb], %[c]\n\t"
-
+#define AVX512_ROW(aoff, acc0, acc1) KERNEL_ROW("zmm", "24", "25", "26", aoff, acc0, acc1)
+#define AVX512_STORE(acc0, acc1) KERNEL_STORE("zmm", "64", acc0, acc1)
+// vxorps on zmm needs AVX512DQ; vpxord is plain AVX512F.
 #define AVX512_ZERO(acc) "vpxord %%zmm" acc ", %%zmm" acc ", %%zmm" acc "\n\t"
 
 __attribute__((target("avx512f")))
@@ -121,8 +120,7 @@ static void avx512_micro(int64_t kc, const float *a, const float *b,
         AVX512_ZERO("16") AVX512_ZERO("17") AVX512_ZERO("18") AVX512_ZERO("19")
         AVX512_ZERO("20") AVX512_ZERO("21") AVX512_ZERO("22") AVX512_ZERO("23")
         "2:\n\t"
-        "vmovaps (%[b]), %%zmm24\n\t"
-        "vmovaps 64(%[b]), %%zmm25\n\t"
+        KERNEL_LOAD_B("zmm", "64", "24", "25")
         AVX512_ROW("0", "0", "1")
         AVX512_ROW("4", "2", "3")
         AVX512_ROW("8", "4", "5")
@@ -135,10 +133,7 @@ static void avx512_micro(int64_t kc, const float *a, const float *b,
         AVX512_ROW("36", "18", "19")
         AVX512_ROW("40", "20", "21")
         AVX512_ROW("44", "22", "23")
-        "add $48, %[a]\n\t"
-        "add $128, %[b]\n\t"
-        "dec %[k]\n\t"
-        "jnz 2b\n\t"
+        KERNEL_NEXT_STEP("48", "128")
         AVX512_STORE("0", "1")
         AVX512_STORE("2", "3")
         AVX512_STORE("4", "5")
@@ -152,8 +147,7 @@ static void avx512_micro(int64_t kc, const float *a, const float *b,
         AVX512_STORE("20", "21")
         AVX512_STORE("22", "23")
         "vzeroupper\n\t"
-        : [a] "+r"(a), [b] "+r"(b), [c] "+r"(c), [k] "+r"(kc)
-        : [ldcb] "r"(ldc_bytes), [overwrite] "r"(overwrite_flag)
+        KERNEL_OPERANDS
         : "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7",
           "xmm8", "xmm9", "xmm10", "xmm11", "xmm12", "xmm13", "xmm14", "xmm15",
           "xmm16", "xmm17", "xmm18", "xmm19", "xmm20", "xmm21", "xmm22", "xmm23",
