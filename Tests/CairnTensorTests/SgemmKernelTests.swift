@@ -52,6 +52,13 @@ struct SgemmOperands {
     let b: [Float]
     let initialC: [Float]
 
+    init(testCase: SgemmCase, a: [Float], b: [Float], initialC: [Float]) {
+        self.testCase = testCase
+        self.a = a
+        self.b = b
+        self.initialC = initialC
+    }
+
     init(_ testCase: SgemmCase, seed: UInt64 = 42) {
         var random = SplitMix64(state: seed)
         self.testCase = testCase
@@ -214,4 +221,17 @@ func everyKernelMatchesDoublePrecisionProduct(_ testCase: SgemmCase) {
     }
     #expect(status == -1)
     #expect(c == [7])
+}
+
+@Test func overwritingIgnoresWhateverCHeldBefore() {
+    // Without accumulate, C is output only: NaN left in it must not leak into the result.
+    let testCase = SgemmCase(m: 13, n: 35, k: 520)
+    let clean = SgemmOperands(testCase)
+    let poisoned = SgemmOperands(
+        testCase: testCase, a: clean.a, b: clean.b,
+        initialC: [Float](repeating: .nan, count: clean.initialC.count))
+    for kernel in supportedKernels() {
+        let expected = clean.run(kernel: kernel).map(\.bitPattern)
+        #expect(poisoned.run(kernel: kernel).map(\.bitPattern) == expected, "\(kernelName(kernel))")
+    }
 }
