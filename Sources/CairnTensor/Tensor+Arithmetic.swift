@@ -1,0 +1,93 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+// Broadcasting binary arithmetic and the operators that spell it.
+
+extension Tensor {
+    /// Elementwise sum with broadcasting.
+    public func add(_ other: Tensor) -> Tensor {
+        let (shape, values) = Tensor.broadcastMap(self, other, op: "add") { $0 + $1 }
+        return .result(shape: shape, scalars: values, inputs: [self, other]) { [self] gradient in
+            [requiresGrad ? gradient.sumToShape(self.shape) : nil,
+             other.requiresGrad ? gradient.sumToShape(other.shape) : nil]
+        }
+    }
+
+    /// Elementwise difference with broadcasting.
+    public func sub(_ other: Tensor) -> Tensor {
+        let (shape, values) = Tensor.broadcastMap(self, other, op: "sub") { $0 - $1 }
+        return .result(shape: shape, scalars: values, inputs: [self, other]) { [self] gradient in
+            [requiresGrad ? gradient.sumToShape(self.shape) : nil,
+             other.requiresGrad ? gradient.neg().sumToShape(other.shape) : nil]
+        }
+    }
+
+    /// Elementwise product with broadcasting.
+    public func mul(_ other: Tensor) -> Tensor {
+        let (shape, values) = Tensor.broadcastMap(self, other, op: "mul") { $0 * $1 }
+        return .result(shape: shape, scalars: values, inputs: [self, other]) { [self] gradient in
+            [requiresGrad ? gradient.mul(other).sumToShape(self.shape) : nil,
+             other.requiresGrad ? gradient.mul(self).sumToShape(other.shape) : nil]
+        }
+    }
+
+    /// Elementwise quotient with broadcasting.
+    public func div(_ other: Tensor) -> Tensor {
+        let (shape, values) = Tensor.broadcastMap(self, other, op: "div") { $0 / $1 }
+        return .result(shape: shape, scalars: values, inputs: [self, other]) { [self] gradient in
+            [requiresGrad ? gradient.div(other).sumToShape(self.shape) : nil,
+             other.requiresGrad ? gradient.mul(self).div(other.mul(other)).neg().sumToShape(other.shape) : nil]
+        }
+    }
+
+    /// Elementwise power `self ^ exponent` with broadcasting.
+    public func pow(_ exponent: Tensor) -> Tensor {
+        let (shape, values) = Tensor.broadcastMap(self, exponent, op: "pow") { powf($0, $1) }
+        return .result(shape: shape, scalars: values, inputs: [self, exponent]) { [self] gradient in
+            let power = Tensor(shape: shape, scalars: values)
+            return [requiresGrad ? gradient.mul(exponent).mul(self.pow(exponent.sub(Tensor(1)))).sumToShape(self.shape) : nil,
+                    exponent.requiresGrad ? gradient.mul(power).mul(self.log()).sumToShape(exponent.shape) : nil]
+        }
+    }
+
+    /// Elementwise power by a constant exponent.
+    public func pow(_ exponent: Float) -> Tensor {
+        let x = scalars
+        let y = mapScalars { powf($0, exponent) }
+        return .result(shape: shape, scalars: y, inputs: [self]) { gradient in
+            [Tensor.gradientMap(gradient, x, y) { g, x, _ in
+                exponent == 0 ? 0 : g * exponent * powf(x, exponent - 1)
+            }]
+        }
+    }
+
+    /// Elementwise sum.
+    public static func + (lhs: Tensor, rhs: Tensor) -> Tensor { lhs.add(rhs) }
+    /// Elementwise difference.
+    public static func - (lhs: Tensor, rhs: Tensor) -> Tensor { lhs.sub(rhs) }
+    /// Elementwise product.
+    public static func * (lhs: Tensor, rhs: Tensor) -> Tensor { lhs.mul(rhs) }
+    /// Elementwise quotient.
+    public static func / (lhs: Tensor, rhs: Tensor) -> Tensor { lhs.div(rhs) }
+    /// Adds a constant.
+    public static func + (lhs: Tensor, rhs: Float) -> Tensor { lhs.add(Tensor(rhs)) }
+    /// Subtracts a constant.
+    public static func - (lhs: Tensor, rhs: Float) -> Tensor { lhs.sub(Tensor(rhs)) }
+    /// Multiplies by a constant.
+    public static func * (lhs: Tensor, rhs: Float) -> Tensor { lhs.mul(Tensor(rhs)) }
+    /// Divides by a constant.
+    public static func / (lhs: Tensor, rhs: Float) -> Tensor { lhs.div(Tensor(rhs)) }
+    /// A constant plus a tensor.
+    public static func + (lhs: Float, rhs: Tensor) -> Tensor { Tensor(lhs).add(rhs) }
+    /// A constant minus a tensor.
+    public static func - (lhs: Float, rhs: Tensor) -> Tensor { Tensor(lhs).sub(rhs) }
+    /// A constant times a tensor.
+    public static func * (lhs: Float, rhs: Tensor) -> Tensor { Tensor(lhs).mul(rhs) }
+    /// A constant divided by a tensor.
+    public static func / (lhs: Float, rhs: Tensor) -> Tensor { Tensor(lhs).div(rhs) }
+    /// Elementwise negation.
+    public static prefix func - (operand: Tensor) -> Tensor { operand.neg() }
+}

@@ -1,0 +1,222 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+// Reductions and the axis-wise normalisations (softmax). A "lane" is the line
+// of elements along one axis: `length` values `stride` apart from `base`.
+
+extension Tensor {
+    /// Calls `body(lane, base, stride)` for every lane along `axis` of `shape`;
+    /// lanes are numbered in the row-major order of the reduced (keepDims) shape.
+    @inline(__always)
+    static func forEachLane(_ shape: [Int], axis: Int, _ body: (_ lane: Int, _ base: Int, _ stride: Int) -> Void) {
+        let (outer, length, inner) = Shape.split(shape, at: axis)
+        for outerIndex in 0..<outer {
+            for innerIndex in 0..<inner {
+                body(outerIndex * inner + innerIndex, outerIndex * length * inner + innerIndex, inner)
+            }
+        }
+    }
+
+    /// Sums `values` (of `shape`) along `axis`, keeping the axis with size 1.
+    static func sumAlong(_ values: [Float], shape: [Int], axis: Int) -> [Float] {
+        let (outer, length, inner) = Shape.split(shape, at: axis)
+        var result = [Float](repeating: 0, count: outer * inner)
+        values.withUnsafeBufferPointer { input in
+            result.withUnsafeMutableBufferPointer { output in
+                for outerIndex in 0..<outer {
+                    let source = outerIndex * length * inner, target = outerIndex * inner
+                    for step in 0..<length {
+                        let row = source + step * inner
+                        for innerIndex in 0..<inner { output[target + innerIndex] += input[row + innerIndex] }
+                    }
+                }
+            }
+        }
+        return result
+    }
+
+    /// The shape after reducing `axes` (sorted, normalised).
+    static func reducedShape(_ shape: [Int], axes: [Int], keepDims: Bool) -> [Int] {
+        keepDims ? shape.enumerated().map { axes.contains($0.offset) ? 1 : $0.element }
+                 : shape.enumerated().filter { !axes.contains($0.offset) }.map(\.element)
+    }
+
+    /// Sum over `axes` (all axes when nil).
+    public func sum(axes: [Int]? = nil, keepDims: Bool = false) -> Tensor {
+        let axes = Shape.axes(axes, rank: rank, op: "sum")
+        var values = scalars, current = shape
+        for axis in axes {
+            values = Tensor.sumAlong(values, shape: current, axis: axis)
+            current[axis] = 1
+        }
+        let kept = current
+        return .result(shape: Tensor.reducedShape(shape, axes: axes, keepDims: keepDims), scalars: values,
+                       inputs: [self]) { [shape] gradient in
+            [gradient.reshape(kept).broadcast(to: shape)]
+        }
+    }
+
+    /// Sum over one axis.
+    public func sum(axis: Int, keepDims: Bool = false) -> Tensor { sum(axes: [axis], keepDims: keepDims) }
+
+    /// Mean over `axes` (all axes when nil).
+    public func mean(axes: [Int]? = nil, keepDims: Bool = false) -> Tensor {
+        let axes = Shape.axes(axes, rank: rank, op: "mean")
+        let n = axes.reduce(1) { $0 * shape[$1] }
+        return sum(axes: axes, keepDims: keepDims) / Float(n)
+    }
+
+    /// Mean over one axis.
+    public func mean(axis: Int, keepDims: Bool = false) -> Tensor { mean(axes: [axis], keepDims: keepDims) }
+
+    /// Variance over `axes` (all when nil), dividing by `n - correction` (1: unbiased, as torch's default).
+    public func variance(axes: [Int]? = nil, correction: Int = 1, keepDims: Bool = false) -> Tensor {
+        let axes = Shape.axes(axes, rank: rank, op: "var")
+        let n = axes.reduce(1) { $0 * shape[$1] }
+        let centered = self - mean(axes: axes, keepDims: true)
+        return (centered * centered).sum(axes: axes, keepDims: keepDims) / Float(Swift.max(n - correction, 0))
+    }
+
+    /// Variance over one axis.
+    public func variance(axis: Int, correction: Int = 1, keepDims: Bool = false) -> Tensor {
+        variance(axes: [axis], correction: correction, keepDims: keepDims)
+    }
+
+    /// Value and position of the extreme element of every lane along `axis` (first one on ties; NaN wins).
+    func laneExtremes(axis: Int, largest: Bool) -> (values: [Float], positions: [Int]) {
+        let lanes = count / Swift.max(shape[axis], 1)
+        var values = [Float](repeating: 0, count: lanes), positions = [Int](repeating: 0, count: lanes)
+        let length = shape[axis]
+        precondition(length > 0, "\(largest ? "max" : "min"): axis \(axis) of shape \(shape) is empty")
+        scalars.withUnsafeBufferPointer { input in
+            Tensor.forEachLane(shape, axis: axis) { lane, base, stride in
+                var best = input[base], bestPosition = 0
+                for step in 1..<Swift.max(length, 1) {
+                    let value = input[base + step * stride]
+                    if best.isNaN { break }
+                    if value.isNaN || (largest ? value > best : value < best) { best = value; bestPosition = step }
+                }
+                values[lane] = best
+                positions[lane] = bestPosition
+            }
+        }
+        return (values, positions)
+    }
+
+    private func extreme(axes: [Int]?, keepDims: Bool, largest: Bool) -> Tensor {
+        let op = largest ? "max" : "min"
+        let axes = Shape.axes(axes, rank: rank, op: op)
+        let outShape = Tensor.reducedShape(shape, axes: axes, keepDims: keepDims)
+        if axes.count == 1 {
+            // One axis: the whole gradient goes to the chosen element, as torch.
+            let axis = axes[0]
+            let (values, positions) = laneExtremes(axis: axis, largest: largest)
+            return .result(shape: outShape, scalars: values, inputs: [self]) { [shape] gradient in
+                var result = [Float](repeating: 0, count: Shape.count(shape))
+                gradient.scalars.withUnsafeBufferPointer { outgoing in
+                    Tensor.forEachLane(shape, axis: axis) { lane, base, stride in
+                        result[base + positions[lane] * stride] += outgoing[lane]
+                    }
+                }
+                return [Tensor(shape: shape, scalars: result)]
+            }
+        }
+        var values = scalars, current = shape
+        for axis in axes {
+            values = Tensor(shape: current, scalars: values).laneExtremes(axis: axis, largest: largest).values
+            current[axis] = 1
+        }
+        let kept = current
+        return .result(shape: outShape, scalars: values, inputs: [self]) { [self] gradient in
+            // Several axes: ties share the gradient evenly, as torch's amax/amin.
+            let winners = self.eq(Tensor(shape: kept, scalars: values)).to(.f32)
+            let share = winners.sum(axes: axes, keepDims: true)
+            return [winners * gradient.reshape(kept) / share]
+        }
+    }
+
+    /// Maximum over one axis.
+    public func max(axis: Int, keepDims: Bool = false) -> Tensor { extreme(axes: [axis], keepDims: keepDims, largest: true) }
+    /// Maximum over `axes` (all when nil).
+    public func max(axes: [Int]? = nil, keepDims: Bool = false) -> Tensor { extreme(axes: axes, keepDims: keepDims, largest: true) }
+    /// Minimum over one axis.
+    public func min(axis: Int, keepDims: Bool = false) -> Tensor { extreme(axes: [axis], keepDims: keepDims, largest: false) }
+    /// Minimum over `axes` (all when nil).
+    public func min(axes: [Int]? = nil, keepDims: Bool = false) -> Tensor { extreme(axes: axes, keepDims: keepDims, largest: false) }
+
+    /// Position of the largest element along `axis` (first on ties), as I64.
+    public func argmax(axis: Int, keepDims: Bool = false) -> Tensor {
+        let axis = Shape.axis(axis, rank: rank, op: "argmax")
+        let positions = laneExtremes(axis: axis, largest: true).positions
+        return .constant(shape: Tensor.reducedShape(shape, axes: [axis], keepDims: keepDims), dtype: .i64,
+                         integers: positions.map { Int64($0) })
+    }
+
+    /// Position of the smallest element along `axis` (first on ties), as I64.
+    public func argmin(axis: Int, keepDims: Bool = false) -> Tensor {
+        let axis = Shape.axis(axis, rank: rank, op: "argmin")
+        let positions = laneExtremes(axis: axis, largest: false).positions
+        return .constant(shape: Tensor.reducedShape(shape, axes: [axis], keepDims: keepDims), dtype: .i64,
+                         integers: positions.map { Int64($0) })
+    }
+
+    /// Softmax along `axis` (shifted by the lane maximum for stability).
+    public func softmax(axis: Int) -> Tensor {
+        let axis = Shape.axis(axis, rank: rank, op: "softmax")
+        let length = shape[axis]
+        var y = scalars
+        Tensor.forEachLane(shape, axis: axis) { _, base, stride in
+            var peak = -Float.infinity
+            for step in 0..<length { peak = Swift.max(peak, y[base + step * stride]) }
+            var total: Float = 0
+            for step in 0..<length {
+                let e = expf(y[base + step * stride] - peak)
+                y[base + step * stride] = e
+                total += e
+            }
+            for step in 0..<length { y[base + step * stride] /= total }
+        }
+        return .result(shape: shape, scalars: y, inputs: [self]) { [shape] gradient in
+            var result = gradient.scalars
+            Tensor.forEachLane(shape, axis: axis) { _, base, stride in
+                var dot: Float = 0
+                for step in 0..<length { dot += result[base + step * stride] * y[base + step * stride] }
+                for step in 0..<length {
+                    let index = base + step * stride
+                    result[index] = y[index] * (result[index] - dot)
+                }
+            }
+            return [Tensor(shape: shape, scalars: result)]
+        }
+    }
+
+    /// Log of the softmax along `axis`, computed without forming the softmax.
+    public func logSoftmax(axis: Int) -> Tensor {
+        let axis = Shape.axis(axis, rank: rank, op: "logSoftmax")
+        let length = shape[axis]
+        var y = scalars
+        Tensor.forEachLane(shape, axis: axis) { _, base, stride in
+            var peak = -Float.infinity
+            for step in 0..<length { peak = Swift.max(peak, y[base + step * stride]) }
+            var total: Float = 0
+            for step in 0..<length { total += expf(y[base + step * stride] - peak) }
+            let shift = peak + logf(total)
+            for step in 0..<length { y[base + step * stride] -= shift }
+        }
+        return .result(shape: shape, scalars: y, inputs: [self]) { [shape] gradient in
+            var result = gradient.scalars
+            Tensor.forEachLane(shape, axis: axis) { _, base, stride in
+                var total: Float = 0
+                for step in 0..<length { total += result[base + step * stride] }
+                for step in 0..<length {
+                    let index = base + step * stride
+                    result[index] -= expf(y[index]) * total
+                }
+            }
+            return [Tensor(shape: shape, scalars: result)]
+        }
+    }
+}
