@@ -106,12 +106,12 @@ extension Tensor {
         return (values, positions)
     }
 
-    private func extreme(axes: [Int]?, keepDims: Bool, largest: Bool) -> Tensor {
+    private func extreme(axes: [Int]?, keepDims: Bool, largest: Bool, toChosenElement: Bool) -> Tensor {
         let op = largest ? "max" : "min"
         let axes = Shape.axes(axes, rank: rank, op: op)
         let outShape = Tensor.reducedShape(shape, axes: axes, keepDims: keepDims)
-        if axes.count == 1 {
-            // One axis: the whole gradient goes to the chosen element, as torch.
+        if toChosenElement {
+            // torch.max(dim): the whole gradient goes to the chosen element.
             let axis = axes[0]
             let (values, positions) = laneExtremes(axis: axis, largest: largest)
             return .result(shape: outShape, scalars: values, inputs: [self]) { [shape] gradient in
@@ -138,14 +138,22 @@ extension Tensor {
         }
     }
 
-    /// Maximum over one axis.
-    public func max(axis: Int, keepDims: Bool = false) -> Tensor { extreme(axes: [axis], keepDims: keepDims, largest: true) }
-    /// Maximum over `axes` (all when nil).
-    public func max(axes: [Int]? = nil, keepDims: Bool = false) -> Tensor { extreme(axes: axes, keepDims: keepDims, largest: true) }
-    /// Minimum over one axis.
-    public func min(axis: Int, keepDims: Bool = false) -> Tensor { extreme(axes: [axis], keepDims: keepDims, largest: false) }
-    /// Minimum over `axes` (all when nil).
-    public func min(axes: [Int]? = nil, keepDims: Bool = false) -> Tensor { extreme(axes: axes, keepDims: keepDims, largest: false) }
+    /// Maximum over one axis; the gradient goes to the first maximal element (torch.max(dim)).
+    public func max(axis: Int, keepDims: Bool = false) -> Tensor {
+        extreme(axes: [axis], keepDims: keepDims, largest: true, toChosenElement: true)
+    }
+    /// Maximum over `axes` (all when nil); ties share the gradient (torch.amax, torch.max()).
+    public func max(axes: [Int]? = nil, keepDims: Bool = false) -> Tensor {
+        extreme(axes: axes, keepDims: keepDims, largest: true, toChosenElement: false)
+    }
+    /// Minimum over one axis; the gradient goes to the first minimal element (torch.min(dim)).
+    public func min(axis: Int, keepDims: Bool = false) -> Tensor {
+        extreme(axes: [axis], keepDims: keepDims, largest: false, toChosenElement: true)
+    }
+    /// Minimum over `axes` (all when nil); ties share the gradient (torch.amin, torch.min()).
+    public func min(axes: [Int]? = nil, keepDims: Bool = false) -> Tensor {
+        extreme(axes: axes, keepDims: keepDims, largest: false, toChosenElement: false)
+    }
 
     /// Position of the largest element along `axis` (first on ties), as I64.
     public func argmax(axis: Int, keepDims: Bool = false) -> Tensor {
