@@ -50,8 +50,8 @@ public struct CSVMatrix: Sendable, Equatable {
         var width: Int?
         var rows = 0
         var awaitingHeader = hasHeader
-        for (offset, rawLine) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
-            let line = rawLine.hasSuffix("\r") ? rawLine.dropLast() : rawLine
+        for (offset, line) in text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).enumerated() {
+            // "\r\n" is a single Character in Swift, so CRLF files split like LF ones.
             if line.allSatisfy({ $0 == " " }) { continue }
             let cells = line.split(separator: ",", omittingEmptySubsequences: false)
             if let width, cells.count != width {

@@ -105,8 +105,10 @@ extension DType {
         }
     }
 
-    /// Encodes Double values; integer types truncate toward zero and saturate (NaN gives 0).
+    /// Encodes Double values; integer types truncate toward zero and saturate (NaN gives 0);
+    /// BOOL is true for any non-zero value, as a C++ cast.
     func encode(doubles values: [Double]) -> [UInt8] {
+        if self == .bool { return values.map { $0 != 0 ? 1 : 0 } }
         if isIntegral { return encode(integers: values.map(Self.saturatingInteger)) }
         var bytes = [UInt8](repeating: 0, count: values.count * byteSize)
         bytes.withUnsafeMutableBytes { raw in
