@@ -41,9 +41,15 @@ extension Tensor {
                         let stepA = stridesA[shape.count - 1], stepB = stridesB[shape.count - 1]
                         var rows = BroadcastRows(shape: shape, operandStrides: [stridesA, stridesB])
                         for rowStart in stride(from: 0, to: n, by: inner) {
-                            let offsetA = rows.offsets[0], offsetB = rows.offsets[1]
-                            for column in 0..<inner {
-                                output[rowStart + column] = body(pa[offsetA + column * stepA], pb[offsetB + column * stepB])
+                            let rowA = pa.baseAddress! + rows.offsets[0], rowB = pb.baseAddress! + rows.offsets[1]
+                            let row = output.baseAddress! + rowStart
+                            // Contiguous and constant rows get their own loops so they vectorise.
+                            switch (stepA, stepB) {
+                            case (1, 1): for column in 0..<inner { row[column] = body(rowA[column], rowB[column]) }
+                            case (1, 0): let right = rowB[0]; for column in 0..<inner { row[column] = body(rowA[column], right) }
+                            case (0, 1): let left = rowA[0]; for column in 0..<inner { row[column] = body(left, rowB[column]) }
+                            default:
+                                for column in 0..<inner { row[column] = body(rowA[column * stepA], rowB[column * stepB]) }
                             }
                             rows.advance()
                         }

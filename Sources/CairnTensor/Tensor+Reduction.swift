@@ -21,21 +21,33 @@ extension Tensor {
     }
 
     /// Sums `values` (of `shape`) along `axis`, keeping the axis with size 1.
+    /// Each output is accumulated in order along the axis, so results never
+    /// depend on the loop structure chosen.
     static func sumAlong(_ values: [Float], shape: [Int], axis: Int) -> [Float] {
         let (outer, length, inner) = Shape.split(shape, at: axis)
-        var result = [Float](repeating: 0, count: outer * inner)
-        values.withUnsafeBufferPointer { input in
-            result.withUnsafeMutableBufferPointer { output in
+        return values.withUnsafeBufferPointer { input in
+            [Float](unsafeUninitializedCapacity: outer * inner) { output, initialized in
+                initialized = outer * inner
+                guard let source = input.baseAddress, let target = output.baseAddress else { return }
+                if inner == 1 {
+                    for lane in 0..<outer {
+                        let row = source + lane * length
+                        var total: Float = 0
+                        for step in 0..<length { total += row[step] }
+                        target[lane] = total
+                    }
+                    return
+                }
+                target.initialize(repeating: 0, count: outer * inner)
                 for outerIndex in 0..<outer {
-                    let source = outerIndex * length * inner, target = outerIndex * inner
+                    let destination = target + outerIndex * inner
                     for step in 0..<length {
-                        let row = source + step * inner
-                        for innerIndex in 0..<inner { output[target + innerIndex] += input[row + innerIndex] }
+                        let row = source + (outerIndex * length + step) * inner
+                        for innerIndex in 0..<inner { destination[innerIndex] += row[innerIndex] }
                     }
                 }
             }
         }
-        return result
     }
 
     /// The shape after reducing `axes` (sorted, normalised).
