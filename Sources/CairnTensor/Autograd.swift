@@ -12,11 +12,6 @@ public func withNoGrad<Result>(_ body: () throws -> Result) rethrows -> Result {
     try GradMode.$isEnabled.withValue(false, operation: body)
 }
 
-/// Runs `body` without recording a graph; the async variant.
-public func withNoGrad<Result>(_ body: () async throws -> Result) async rethrows -> Result {
-    try await GradMode.$isEnabled.withValue(false, operation: body)
-}
-
 /// Whether ops currently record a graph.
 public var isGradEnabled: Bool { GradMode.isEnabled }
 
