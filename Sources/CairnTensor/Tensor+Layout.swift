@@ -85,37 +85,25 @@ extension Tensor {
         return permute(order)
     }
 
-    /// Copies the `positions` slices along `axis` (in that order, repeats allowed).
-    static func selectAlong(_ values: [Float], shape: [Int], axis: Int, positions: [Int]) -> [Float] {
+    /// Moves whole slices along `axis` of `shape` (whose axis has `length` slices)
+    /// to or from a tensor holding `positions.count` of them. Gathering copies
+    /// slice `positions[slot]` into `slot`; scattering (for gradients) adds slot
+    /// `slot` back onto `positions[slot]`, so repeated positions accumulate.
+    static func moveSlices(_ values: [Float], shape: [Int], axis: Int, positions: [Int], scatter: Bool) -> [Float] {
         let (outer, length, inner) = Shape.split(shape, at: axis)
         let picked = positions.count
-        var result = [Float](repeating: 0, count: outer * picked * inner)
+        var result = [Float](repeating: 0, count: outer * (scatter ? length : picked) * inner)
         values.withUnsafeBufferPointer { input in
             result.withUnsafeMutableBufferPointer { output in
+                guard let source = input.baseAddress, let target = output.baseAddress else { return }
                 for outerIndex in 0..<outer {
                     for (slot, position) in positions.enumerated() {
-                        let source = (outerIndex * length + position) * inner
-                        let target = (outerIndex * picked + slot) * inner
-                        for innerIndex in 0..<inner { output[target + innerIndex] = input[source + innerIndex] }
-                    }
-                }
-            }
-        }
-        return result
-    }
-
-    /// The inverse of `selectAlong` for gradients: adds each picked slice back at its position.
-    static func scatterAddAlong(_ values: [Float], shape: [Int], axis: Int, positions: [Int]) -> [Float] {
-        let (outer, length, inner) = Shape.split(shape, at: axis)
-        let picked = positions.count
-        var result = [Float](repeating: 0, count: outer * length * inner)
-        values.withUnsafeBufferPointer { input in
-            result.withUnsafeMutableBufferPointer { output in
-                for outerIndex in 0..<outer {
-                    for (slot, position) in positions.enumerated() {
-                        let target = (outerIndex * length + position) * inner
-                        let source = (outerIndex * picked + slot) * inner
-                        for innerIndex in 0..<inner { output[target + innerIndex] += input[source + innerIndex] }
+                        let full = (outerIndex * length + position) * inner, compact = (outerIndex * picked + slot) * inner
+                        if scatter {
+                            for innerIndex in 0..<inner { target[full + innerIndex] += source[compact + innerIndex] }
+                        } else {
+                            (target + compact).update(from: source + full, count: inner)
+                        }
                     }
                 }
             }
@@ -127,9 +115,9 @@ extension Tensor {
     func select(axis: Int, positions: [Int]) -> Tensor {
         var target = shape
         target[axis] = positions.count
-        let values = Tensor.selectAlong(scalars, shape: shape, axis: axis, positions: positions)
+        let values = Tensor.moveSlices(scalars, shape: shape, axis: axis, positions: positions, scatter: false)
         return .result(shape: target, scalars: values, inputs: [self]) { [shape] gradient in
-            [Tensor(shape: shape, scalars: Tensor.scatterAddAlong(gradient.scalars, shape: shape, axis: axis, positions: positions))]
+            [Tensor(shape: shape, scalars: Tensor.moveSlices(gradient.scalars, shape: shape, axis: axis, positions: positions, scatter: true))]
         }
     }
 

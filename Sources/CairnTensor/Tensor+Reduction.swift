@@ -1,11 +1,4 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
-// Reductions and the axis-wise normalisations (softmax). A "lane" is the line
-// of elements along one axis: `length` values `stride` apart from `base`.
+// Reductions over axes. A "lane" is the line of elements along one axis: `length` values `stride` apart from `base`.
 
 extension Tensor {
     /// Calls `body(lane, base, stride)` for every lane along `axis` of `shape`;
@@ -168,75 +161,15 @@ extension Tensor {
     }
 
     /// Position of the largest element along `axis` (first on ties), as I64.
-    public func argmax(axis: Int, keepDims: Bool = false) -> Tensor {
-        let axis = Shape.axis(axis, rank: rank, op: "argmax")
-        let positions = laneExtremes(axis: axis, largest: true).positions
-        return .constant(shape: Tensor.reducedShape(shape, axes: [axis], keepDims: keepDims), dtype: .i64,
-                         integers: positions.map { Int64($0) })
-    }
+    public func argmax(axis: Int, keepDims: Bool = false) -> Tensor { extremePosition(axis: axis, keepDims: keepDims, largest: true) }
 
     /// Position of the smallest element along `axis` (first on ties), as I64.
-    public func argmin(axis: Int, keepDims: Bool = false) -> Tensor {
-        let axis = Shape.axis(axis, rank: rank, op: "argmin")
-        let positions = laneExtremes(axis: axis, largest: false).positions
+    public func argmin(axis: Int, keepDims: Bool = false) -> Tensor { extremePosition(axis: axis, keepDims: keepDims, largest: false) }
+
+    private func extremePosition(axis: Int, keepDims: Bool, largest: Bool) -> Tensor {
+        let axis = Shape.axis(axis, rank: rank, op: largest ? "argmax" : "argmin")
+        let positions = laneExtremes(axis: axis, largest: largest).positions
         return .constant(shape: Tensor.reducedShape(shape, axes: [axis], keepDims: keepDims), dtype: .i64,
                          integers: positions.map { Int64($0) })
-    }
-
-    /// Softmax along `axis` (shifted by the lane maximum for stability).
-    public func softmax(axis: Int) -> Tensor {
-        let axis = Shape.axis(axis, rank: rank, op: "softmax")
-        let length = shape[axis]
-        var y = scalars
-        Tensor.forEachLane(shape, axis: axis) { _, base, stride in
-            var peak = -Float.infinity
-            for step in 0..<length { peak = Swift.max(peak, y[base + step * stride]) }
-            var total: Float = 0
-            for step in 0..<length {
-                let e = expf(y[base + step * stride] - peak)
-                y[base + step * stride] = e
-                total += e
-            }
-            for step in 0..<length { y[base + step * stride] /= total }
-        }
-        return .result(shape: shape, scalars: y, inputs: [self]) { [shape] gradient in
-            var result = gradient.scalars
-            Tensor.forEachLane(shape, axis: axis) { _, base, stride in
-                var dot: Float = 0
-                for step in 0..<length { dot += result[base + step * stride] * y[base + step * stride] }
-                for step in 0..<length {
-                    let index = base + step * stride
-                    result[index] = y[index] * (result[index] - dot)
-                }
-            }
-            return [Tensor(shape: shape, scalars: result)]
-        }
-    }
-
-    /// Log of the softmax along `axis`, computed without forming the softmax.
-    public func logSoftmax(axis: Int) -> Tensor {
-        let axis = Shape.axis(axis, rank: rank, op: "logSoftmax")
-        let length = shape[axis]
-        var y = scalars
-        Tensor.forEachLane(shape, axis: axis) { _, base, stride in
-            var peak = -Float.infinity
-            for step in 0..<length { peak = Swift.max(peak, y[base + step * stride]) }
-            var total: Float = 0
-            for step in 0..<length { total += expf(y[base + step * stride] - peak) }
-            let shift = peak + logf(total)
-            for step in 0..<length { y[base + step * stride] -= shift }
-        }
-        return .result(shape: shape, scalars: y, inputs: [self]) { [shape] gradient in
-            var result = gradient.scalars
-            Tensor.forEachLane(shape, axis: axis) { _, base, stride in
-                var total: Float = 0
-                for step in 0..<length { total += result[base + step * stride] }
-                for step in 0..<length {
-                    let index = base + step * stride
-                    result[index] -= expf(y[index]) * total
-                }
-            }
-            return [Tensor(shape: shape, scalars: result)]
-        }
     }
 }
