@@ -33,6 +33,9 @@ extension Tensor {
         precondition(rank == 4 && weight.rank == 4 && weight.shape[1] == shape[1],
                      "conv2d: input \(shape) and weight \(weight.shape) do not match (NCHW, OIHW)")
         precondition(stride > 0 && padding >= 0, "conv2d: stride \(stride) / padding \(padding) invalid")
+        // Non-empty weights and images keep every buffer below non-empty (a zero batch runs no loop).
+        precondition(weight.count > 0 && shape[1] > 0 && shape[2] > 0 && shape[3] > 0,
+                     "conv2d: input \(shape) and weight \(weight.shape) must not have empty axes besides the batch")
         if let bias { precondition(bias.shape == [weight.shape[0]], "conv2d: bias \(bias.shape) for weight \(weight.shape)") }
         let (batch, channels, outChannels) = (shape[0], shape[1], weight.shape[0])
         let window = Window2D(height: shape[2], width: shape[3], kernelHeight: weight.shape[2],

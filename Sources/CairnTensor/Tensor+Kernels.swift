@@ -41,6 +41,7 @@ extension Tensor {
                         let stepA = stridesA[shape.count - 1], stepB = stridesB[shape.count - 1]
                         var rows = BroadcastRows(shape: shape, operandStrides: [stridesA, stridesB])
                         for rowStart in stride(from: 0, to: n, by: inner) {
+                            // n > 0 here, so neither operand is empty and every base address exists.
                             let rowA = pa.baseAddress! + rows.offsets[0], rowB = pb.baseAddress! + rows.offsets[1]
                             let row = output.baseAddress! + rowStart
                             // Contiguous and constant rows get their own loops so they vectorise.

@@ -75,3 +75,25 @@ import Testing
         #expect(table.rows > 1000)
     }
 }
+
+@Suite struct ProgrammingErrorTests {
+    @Test func mismatchedBroadcastStopsNamingOpAndShapes() async throws {
+        let result = await #expect(processExitsWith: .failure, observing: [\.standardErrorContent]) {
+            _ = Tensor.zeros([2, 3]) + Tensor.zeros([4])
+        }
+        let message = String(decoding: try #require(result).standardErrorContent, as: UTF8.self)
+        #expect(message.contains("add: shapes [2, 3] and [4] do not broadcast"))
+    }
+
+    @Test func axisOutOfRangeStops() async {
+        await #expect(processExitsWith: .failure) {
+            _ = Tensor.zeros([2, 3]).sum(axis: 2)
+        }
+    }
+
+    @Test func misalignedMatmulStops() async {
+        await #expect(processExitsWith: .failure) {
+            _ = Tensor.zeros([2, 3]).matmul(Tensor.zeros([2, 3]))
+        }
+    }
+}
