@@ -114,7 +114,9 @@ public final class Tensor: @unchecked Sendable {
         try rawBytes.withUnsafeBytes(body)
     }
 
-    /// This tensor stored as `dtype` (floats to integers truncate toward zero and saturate).
+    /// This tensor stored as `dtype` (floats to integers truncate toward zero and
+    /// saturate; any non-zero value becomes true). Only conversion to F32 carries
+    /// a gradient, since every op computes in F32.
     public func to(_ target: DType) -> Tensor {
         if target == dtype { return self }
         let bytes = dtype.isIntegral
