@@ -29,7 +29,7 @@ public struct CSVMatrix: Sendable, Equatable {
     /// Column names from the header line (empty when the file has none).
     public let header: [String]
     /// Number of data rows.
-    public let rows: Int
+    public var rows: Int { lineNumbers.count }
     /// Number of columns.
     public let columns: Int
     /// Row-major values, `rows × columns`.
@@ -55,7 +55,6 @@ public struct CSVMatrix: Sendable, Equatable {
         var header: [String] = []
         var values: [Float] = []
         var width: Int?
-        var rows = 0
         var awaitingHeader = hasHeader
         var lineNumbers: [Int] = []
         for (offset, line) in text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).enumerated() {
@@ -78,16 +77,11 @@ public struct CSVMatrix: Sendable, Equatable {
                 }
                 values.append(value)
             }
-            rows += 1
             lineNumbers.append(offset + 1)
         }
-        guard rows > 0, let width else { throw CSVError.empty(file: file) }
-        self.header = header
-        self.rows = rows
-        self.columns = width
-        self.values = values
-        self.file = file
-        self.lineNumbers = lineNumbers
+        guard !lineNumbers.isEmpty, let width else { throw CSVError.empty(file: file) }
+        (self.header, self.columns, self.values) = (header, width, values)
+        (self.file, self.lineNumbers) = (file, lineNumbers)
     }
 
     /// The table as a `[rows, columns]` tensor.
