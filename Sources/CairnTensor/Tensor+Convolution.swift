@@ -57,9 +57,10 @@ extension Tensor {
                 }
             }
             if let bias {
+                let offsets = bias.scalars
                 for channel in 0..<outChannels {
-                    let base = (image * outChannels + channel) * outPlane
-                    for index in 0..<outPlane { values[base + index] += bias.scalars[channel] }
+                    let base = (image * outChannels + channel) * outPlane, offset = offsets[channel]
+                    for index in 0..<outPlane { values[base + index] += offset }
                 }
             }
         }
@@ -163,7 +164,8 @@ extension Tensor {
         return .result(shape: [shape[0], shape[1], window.outputHeight, window.outputWidth], scalars: values,
                        inputs: [self]) { [shape] gradient in
             var result = [Float](repeating: 0, count: Shape.count(shape))
-            for (slot, winner) in winners.enumerated() { result[winner] += gradient.scalars[slot] }
+            let outgoing = gradient.scalars
+            for (slot, winner) in winners.enumerated() { result[winner] += outgoing[slot] }
             return [Tensor(shape: shape, scalars: result)]
         }
     }
@@ -185,9 +187,10 @@ extension Tensor {
         return .result(shape: [shape[0], shape[1], window.outputHeight, window.outputWidth], scalars: values,
                        inputs: [self]) { [shape] gradient in
             var result = [Float](repeating: 0, count: Shape.count(shape))
+            let outgoing = gradient.scalars
             for planeIndex in 0..<planes {
                 let from = planeIndex * plane, to = planeIndex * outPlane
-                window.forEachTap { output, _, tap in result[from + tap] += gradient.scalars[to + output] / divisor }
+                window.forEachTap { output, _, tap in result[from + tap] += outgoing[to + output] / divisor }
             }
             return [Tensor(shape: shape, scalars: result)]
         }
