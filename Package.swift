@@ -47,6 +47,7 @@ let package = Package(
 
         // MARK: Benchmarks (run in release mode: see tools/README.md)
         .executableTarget(name: "MatmulBenchmark", dependencies: ["CairnTensor", "CCairnKernels"], path: "tools/MatmulBenchmark"),
+        .executableTarget(name: "TensorBenchmark", dependencies: ["CairnTensor", "CCairnKernels"], path: "tools/TensorBenchmark"),
 
         // MARK: Tests
         .testTarget(name: "CairnTensorTests", dependencies: ["CairnTensor", "CCairnKernels"]),
