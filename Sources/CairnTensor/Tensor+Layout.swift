@@ -31,6 +31,10 @@ extension Tensor {
         }
         precondition(target.allSatisfy { $0 >= 0 } && Shape.count(target) == count,
                      "reshape: cannot reshape \(shape) into \(newShape)")
+        if dtype != .f32 {  // storage dtypes (indices, masks) keep their exact bytes and take no gradient
+            return Tensor(shape: target, dtype: dtype, scalars: scalars, exactBytes: exactBytes, name: nil,
+                          requiresGrad: false, parents: [], gradientFunction: nil)
+        }
         return .result(shape: target, scalars: scalars, inputs: [self]) { [shape] gradient in
             [gradient.reshape(shape)]
         }
