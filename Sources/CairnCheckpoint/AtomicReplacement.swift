@@ -1,0 +1,57 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Writes a file by building a temporary sibling and renaming it over the
+/// target, so a crash leaves either the old file or the new one.
+///
+/// The temporary is named `.<name>.tmp-<pid>-<random>` so readers and people
+/// can tell it apart; the next save to the same target deletes leftovers.
+struct AtomicReplacement {
+    let target: String
+    let directory: String
+    let temporary: String
+
+    static func temporaryPrefix(forTargetNamed name: String) -> String { ".\(name).tmp-" }
+
+    init(target: URL) {
+        let standardized = target.standardizedFileURL
+        self.target = standardized.path
+        self.directory = standardized.deletingLastPathComponent().path
+        let random = UInt32.random(in: 0 ... .max)
+        let name = Self.temporaryPrefix(forTargetNamed: standardized.lastPathComponent)
+            + "\(getpid())-\(String(random, radix: 16))"
+        self.temporary = (directory as NSString).appendingPathComponent(name)
+    }
+
+    /// Deletes temporaries earlier saves to this target left behind when killed.
+    func removeLeftovers() {
+        let prefix = Self.temporaryPrefix(forTargetNamed: (target as NSString).lastPathComponent)
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory) else { return }
+        for name in names where name.hasPrefix(prefix) {
+            unlink((directory as NSString).appendingPathComponent(name))
+        }
+    }
+
+    /// Flushes the finished temporary to disk, renames it over the target and
+    /// flushes the directory so the rename itself survives a power cut.
+    func commit() throws {
+        try Self.fsync(path: temporary, flags: O_RDONLY)
+        guard rename(temporary, target) == 0 else {
+            throw CheckpointError.io(file: target, operation: "rename from \(temporary)", errno: errno)
+        }
+        try Self.fsync(path: directory, flags: O_RDONLY | O_DIRECTORY)
+    }
+
+    func discard() {
+        unlink(temporary)
+    }
+
+    static func fsync(path: String, flags: Int32) throws {
+        let descriptor = open(path, flags)
+        guard descriptor >= 0 else { throw CheckpointError.io(file: path, operation: "open for fsync", errno: errno) }
+        defer { close(descriptor) }
+        guard Glibc.fsync(descriptor) == 0 else { throw CheckpointError.io(file: path, operation: "fsync", errno: errno) }
+    }
+}
