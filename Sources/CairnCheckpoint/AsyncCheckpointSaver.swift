@@ -62,9 +62,8 @@ public final class AsyncCheckpointSaver: @unchecked Sendable {
 /// One reusable buffer holding copies of the tensors of the save in flight;
 /// reused so later saves copy into pages that are already mapped.
 final class StagingArena: @unchecked Sendable {
-    private var storage = UnsafeMutableRawBufferPointer(start: nil, count: 0)
-
-    deinit { storage.deallocate() }
+    private var arena = LargeBuffer(byteCount: 0)
+    private var storage: UnsafeMutableRawBufferPointer { arena.buffer }
 
     /// Copies every mutable tensor of `tree` into the arena and returns a tree
     /// pointing at the copies. Only call when no earlier staged tree is in use.
@@ -73,8 +72,7 @@ final class StagingArena: @unchecked Sendable {
             entry.tensor.isImmutableUntilSaved ? total : total + Self.aligned(entry.tensor.byteCount)
         }
         if storage.count < needed {
-            storage.deallocate()
-            storage = .allocate(byteCount: needed, alignment: 64)
+            arena = LargeBuffer(byteCount: needed)
         }
         var offset = 0
         return try copyTensors(in: tree, offset: &offset)
@@ -92,7 +90,7 @@ final class StagingArena: @unchecked Sendable {
                 slice.copyMemory(from: source)
             }
             offset += Self.aligned(tensor.byteCount)
-            tensor.storage = .external(StagedBytes(arena: self, bytes: UnsafeRawBufferPointer(slice)))
+            tensor.storage = .external(StagedBytes(arena: arena, bytes: UnsafeRawBufferPointer(slice)))
             return .tensor(tensor)
         case let .dictionary(entries):
             var copy = entries
@@ -106,9 +104,9 @@ final class StagingArena: @unchecked Sendable {
     }
 }
 
-/// A tensor's copy inside the staging arena; keeps the arena alive.
+/// A tensor's copy inside the staging arena; keeps the arena's memory alive.
 private struct StagedBytes: CheckpointTensorStorage, @unchecked Sendable {
-    let arena: StagingArena
+    let arena: LargeBuffer
     let bytes: UnsafeRawBufferPointer
 
     func withUnsafeBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) throws -> R {
