@@ -25,6 +25,15 @@ import Testing
         try connection.close()
     }
 
+    /// Damages a fresh valid file with `sql`, then expects reading it to fail as `matches` says.
+    func expectFailure(afterTampering sql: String, sourceLocation: SourceLocation = #_sourceLocation, _ matches: (CheckpointError) -> Bool) throws {
+        let scratch = try ScratchDirectory()
+        defer { scratch.cleanUp() }
+        let url = try makeValidFile(in: scratch)
+        try tamper(url, sql)
+        expectFailure(url, sourceLocation: sourceLocation, matches)
+    }
+
     /// Opens and fully reads `url`, expecting a ``CheckpointError`` that `matches`.
     func expectFailure(_ url: URL, sourceLocation: SourceLocation = #_sourceLocation, _ matches: (CheckpointError) -> Bool) {
         do {
@@ -99,11 +108,7 @@ import Testing
     }
 
     @Test func newerFormatVersionIsRefusedNamingBothVersions() throws {
-        let scratch = try ScratchDirectory()
-        defer { scratch.cleanUp() }
-        let url = try makeValidFile(in: scratch)
-        try tamper(url, "PRAGMA user_version=7;")
-        expectFailure(url) { error in
+        try expectFailure(afterTampering: "PRAGMA user_version=7;") { error in
             guard case let .newerFormatVersion(_, fileVersion, supported) = error else { return false }
             return fileVersion == 7 && supported == 1 && error.description.contains("7") && error.description.contains("1")
         }
@@ -122,11 +127,7 @@ import Testing
         "UPDATE chunks SET data = zeroblob(10) WHERE id = 1",
     ])
     func inconsistentTensorRowsNameTheTensor(sql: String) throws {
-        let scratch = try ScratchDirectory()
-        defer { scratch.cleanUp() }
-        let url = try makeValidFile(in: scratch)
-        try tamper(url, sql)
-        expectFailure(url) { error in
+        try expectFailure(afterTampering: sql) { error in
             guard case let .corrupt(_, path, _) = error else { return false }
             return path == "/state_dict/layer.weight"
         }
@@ -144,26 +145,18 @@ import Testing
     }
 
     @Test func absurdDepth() throws {
-        let scratch = try ScratchDirectory()
-        defer { scratch.cleanUp() }
-        let url = try makeValidFile(in: scratch)
-        try tamper(url, """
+        try expectFailure(afterTampering: """
             WITH RECURSIVE chain(n) AS (SELECT 1000 UNION ALL SELECT n + 1 FROM chain WHERE n < 1500)
             INSERT INTO nodes(snapshot_id, id, parent_id, position, key, kind, value, path)
             SELECT 1, n, CASE n WHEN 1000 THEN 0 ELSE n - 1 END, CASE n WHEN 1000 THEN 99 ELSE 0 END, 'deep', 'dict', NULL, '' FROM chain;
-            """)
-        expectFailure(url) { error in
+            """) { error in
             guard case let .corrupt(_, _, reason) = error else { return false }
             return reason.contains("deeper")
         }
     }
 
     @Test func valueOfTheWrongStorageClass() throws {
-        let scratch = try ScratchDirectory()
-        defer { scratch.cleanUp() }
-        let url = try makeValidFile(in: scratch)
-        try tamper(url, "UPDATE nodes SET value = 'seven' WHERE path = '/loops/fit/batches'")
-        expectFailure(url) { error in
+        try expectFailure(afterTampering: "UPDATE nodes SET value = 'seven' WHERE path = '/loops/fit/batches'") { error in
             guard case let .corrupt(_, path, _) = error else { return false }
             return path == "/loops/fit/batches"
         }
