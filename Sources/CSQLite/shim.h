@@ -21,3 +21,17 @@ static inline int cairn_sqlite3_disable_triggers_and_views(sqlite3 *db) {
 static inline sqlite3_destructor_type cairn_sqlite3_transient(void) {
     return SQLITE_TRANSIENT;
 }
+
+#if defined(__linux__)
+// glibc declares sync_file_range only under _GNU_SOURCE, which the Swift Glibc
+// module is built without; this prototype matches glibc's (off64_t is a long).
+extern int sync_file_range(int fd, long offset, long count, unsigned int flags);
+
+/// Asks Linux to start writing a file's dirty pages without waiting
+/// (SYNC_FILE_RANGE_WRITE); returns 0 or -1 with errno set.
+static inline int cairn_start_writeback(int fd) {
+    return sync_file_range(fd, 0, 0, 2 /* SYNC_FILE_RANGE_WRITE */);
+}
+#else
+static inline int cairn_start_writeback(int fd) { (void)fd; return 0; }
+#endif

@@ -17,11 +17,12 @@ extension CheckpointWriter {
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?)
                 """))
         var chunkIDs: [String: Int64] = [:]
+        let writeback = EarlyWriteback(path: connection.file)
         var start = jobs.startIndex
         while start < jobs.endIndex {
             let batch = jobs[start..<min(start + Self.tensorsPerBatch, jobs.endIndex)]
             try Self.withBorrowedBytes(of: batch, borrowed: []) { buffers in
-                try writeBatch(batch, buffers: buffers, statements: statements, chunkIDs: &chunkIDs)
+                try writeBatch(batch, buffers: buffers, statements: statements, chunkIDs: &chunkIDs, writeback: writeback)
             }
             start = batch.endIndex
         }
@@ -51,7 +52,8 @@ extension CheckpointWriter {
     }
 
     private func writeBatch(
-        _ batch: ArraySlice<TensorJob>, buffers: [SharedBytes], statements: TensorStatements, chunkIDs: inout [String: Int64]
+        _ batch: ArraySlice<TensorJob>, buffers: [SharedBytes], statements: TensorStatements, chunkIDs: inout [String: Int64],
+        writeback: EarlyWriteback
     ) throws {
         let chunks: [SharedBytes] = buffers.flatMap { shared in
             chunkRanges(byteCount: shared.buffer.count).map { SharedBytes(buffer: UnsafeRawBufferPointer(rebasing: shared.buffer[$0])) }
@@ -87,6 +89,7 @@ extension CheckpointWriter {
                     try insert.step()
                     chunkID = connection.lastInsertedRowID
                     chunkIDs[digest] = chunkID
+                    writeback.wrote(range.count)
                 }
                 let link = statements.insertLink
                 try link.reset()
