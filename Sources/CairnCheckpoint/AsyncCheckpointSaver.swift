@@ -65,6 +65,12 @@ final class StagingArena: @unchecked Sendable {
     private var arena = LargeBuffer(byteCount: 0)
     private var storage: UnsafeMutableRawBufferPointer { arena.buffer }
 
+    /// A tensor to copy and the arena slice it goes to.
+    private struct CopyJob: @unchecked Sendable {
+        let source: CheckpointTensor
+        let destination: UnsafeMutableRawBufferPointer
+    }
+
     /// Copies every mutable tensor of `tree` into the arena and returns a tree
     /// pointing at the copies. Only call when no earlier staged tree is in use.
     func stage(_ tree: CheckpointValue) throws -> CheckpointValue {
@@ -75,29 +81,56 @@ final class StagingArena: @unchecked Sendable {
             arena = LargeBuffer(byteCount: needed)
         }
         var offset = 0
-        return try copyTensors(in: tree, offset: &offset)
+        var jobs: [CopyJob] = []
+        let staged = redirectTensors(in: tree, offset: &offset, jobs: &jobs)
+        try copyInTwoHalves(jobs)
+        return staged
+    }
+
+    /// Two threads copy at once: the first save into a fresh arena is bound
+    /// by page faults, which proceed in parallel.
+    private func copyInTwoHalves(_ jobs: [CopyJob]) throws {
+        let total = jobs.reduce(0) { $0 + $1.destination.count }
+        var running = 0
+        let split = jobs.firstIndex { job in
+            running += job.destination.count
+            return running * 2 >= total
+        }.map { $0 + 1 } ?? jobs.count
+        let halves = [jobs[..<split], jobs[split...]]
+        let failure = FirstFailure()
+        DispatchQueue.concurrentPerform(iterations: halves.count) { half in
+            do {
+                for job in halves[half] {
+                    try job.source.withUnsafeBytes { source in
+                        precondition(source.count == job.destination.count,
+                                     "AsyncCheckpointSaver.save: storage lends \(source.count) bytes for shape \(job.source.shape), expected \(job.destination.count)")
+                        job.destination.copyMemory(from: source)
+                    }
+                }
+            } catch {
+                failure.record(error)
+            }
+        }
+        if let error = failure.error { throw error }
     }
 
     private static func aligned(_ count: Int) -> Int { (count + 63) & ~63 }
 
-    private func copyTensors(in value: CheckpointValue, offset: inout Int) throws -> CheckpointValue {
+    /// Assigns each mutable tensor its arena slice and points the tree at it.
+    private func redirectTensors(in value: CheckpointValue, offset: inout Int, jobs: inout [CopyJob]) -> CheckpointValue {
         switch value {
         case var .tensor(tensor) where !tensor.isImmutableUntilSaved:
             let slice = UnsafeMutableRawBufferPointer(rebasing: storage[offset ..< offset + tensor.byteCount])
-            try tensor.withUnsafeBytes { source in
-                precondition(source.count == slice.count,
-                             "AsyncCheckpointSaver.save: storage lends \(source.count) bytes for shape \(tensor.shape), expected \(slice.count)")
-                slice.copyMemory(from: source)
-            }
+            jobs.append(CopyJob(source: tensor, destination: slice))
             offset += Self.aligned(tensor.byteCount)
             tensor.storage = .external(StagedBytes(arena: arena, bytes: UnsafeRawBufferPointer(slice)))
             return .tensor(tensor)
         case let .dictionary(entries):
             var copy = entries
-            for (key, child) in entries { copy[key] = try copyTensors(in: child, offset: &offset) }
+            for (key, child) in entries { copy[key] = redirectTensors(in: child, offset: &offset, jobs: &jobs) }
             return .dictionary(copy)
         case let .list(items):
-            return .list(try items.map { try copyTensors(in: $0, offset: &offset) })
+            return .list(items.map { redirectTensors(in: $0, offset: &offset, jobs: &jobs) })
         default:
             return value
         }
@@ -112,4 +145,16 @@ private struct StagedBytes: CheckpointTensorStorage, @unchecked Sendable {
     func withUnsafeBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) throws -> R {
         try body(bytes)
     }
+}
+
+/// The first error thrown by any of several threads.
+private final class FirstFailure: @unchecked Sendable {
+    private let lock = NSLock()
+    private var stored: (any Error)?
+
+    func record(_ error: any Error) {
+        lock.withLock { stored = stored ?? error }
+    }
+
+    var error: (any Error)? { lock.withLock { stored } }
 }

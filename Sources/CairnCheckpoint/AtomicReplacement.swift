@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -12,6 +13,8 @@ struct AtomicReplacement {
     let target: String
     let directory: String
     let temporary: String
+
+    private static let logger = Logger(label: "cairn.checkpoint")
 
     static func temporaryPrefix(forTargetNamed name: String) -> String { ".\(name).tmp-" }
 
@@ -30,7 +33,9 @@ struct AtomicReplacement {
         let prefix = Self.temporaryPrefix(forTargetNamed: (target as NSString).lastPathComponent)
         guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory) else { return }
         for name in names where name.hasPrefix(prefix) {
-            unlink((directory as NSString).appendingPathComponent(name))
+            let path = (directory as NSString).appendingPathComponent(name)
+            Self.logger.info("removing a temporary file left by an interrupted save", metadata: ["path": "\(path)"])
+            unlink(path)
         }
     }
 

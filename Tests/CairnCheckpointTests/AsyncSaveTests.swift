@@ -26,6 +26,7 @@ import Testing
                 "epoch": .int(Int64(epoch)),
                 "w": .tensor(CheckpointTensor(dtype: .u8, shape: [200_000], storage: .external(parameter))),
                 "frozen": .tensor(CheckpointTensor(dtype: .u8, shape: [50_000], storage: .bytes(frozen), isImmutableUntilSaved: true)),
+                "biases": .list((0..<5).map { .tensor(CheckpointTensor(dtype: .i16, shape: [100 * $0], bytes: patternBytes(200 * $0, seed: UInt8($0)))) }),
             ])
             let url = scratch.file("epoch\(epoch).ckpt")
             try saver.save(tree, to: url)
@@ -34,6 +35,7 @@ import Testing
             let loaded = try Checkpoint.open(url).materializedTree()
             #expect(try loaded["/w"]?.tensor?.bytes() == expected)
             #expect(try loaded["/frozen"]?.tensor?.bytes() == frozen)
+            #expect(try firstDifference(tree["/biases"]!, loaded["/biases"]!) == nil)
         }
         try saver.close()
     }
