@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 
 /// Saves checkpoints on a background thread so training goes on during the write.
 ///
@@ -13,8 +14,11 @@ public final class AsyncCheckpointSaver: @unchecked Sendable {
     private let inFlight = DispatchGroup()
     // Guarded by `lock`.
     private var failure: (any Error)?
-    // Touched only by the caller's thread between saves, while nothing is in flight.
+    // Held for a whole `save` call, so concurrent callers take turns and the
+    // arena is restaged only while nothing is in flight.
+    private let callerLock = NSLock()
     private let staging = StagingArena()
+    private static let logger = Logger(label: "cairn.checkpoint")
 
     public init(options: CheckpointSaveOptions = .init()) {
         self.options = options
@@ -23,10 +27,16 @@ public final class AsyncCheckpointSaver: @unchecked Sendable {
     deinit {
         // A save still running owns staged bytes and a temporary file; let it end.
         inFlight.wait()
+        if let failure {
+            Self.logger.error("asynchronous checkpoint save failed and nobody called wait() or close()",
+                              metadata: ["error": "\(failure)"])
+        }
     }
 
     /// Stages `tree` and starts writing it to `url`, after waiting for the previous save.
     public func save(_ tree: CheckpointValue, to url: URL) throws {
+        callerLock.lock()
+        defer { callerLock.unlock() }
         try wait()
         let staged = try staging.stage(tree)
         let options = self.options

@@ -173,3 +173,34 @@ import Testing
         expectFailure(noNodes) { if case .sqlite = $0 { true } else { false } }
     }
 }
+
+@Suite struct LazyVerificationTests {
+    @Test func lazyHandleAndCallerBufferReadsVerifyChecksums() throws {
+        let scratch = try ScratchDirectory()
+        defer { scratch.cleanUp() }
+        let url = scratch.file("lazy.ckpt")
+        let good = patternBytes(9000, seed: 11), damaged = patternBytes(9000, seed: 12)
+        try Checkpoint.save(.dictionary(["good": .tensor(.init(dtype: .u8, shape: [9000], bytes: good)),
+                                         "bad": .tensor(.init(dtype: .u8, shape: [9000], bytes: damaged))]),
+                            to: url, options: CheckpointSaveOptions(chunkSize: 2048))
+        var data = try Data(contentsOf: url)
+        let found = try #require(data.range(of: Data(damaged[4000..<4064])))
+        data[found.lowerBound] ^= 0x80
+        try data.write(to: url)
+
+        let reader = try Checkpoint.open(url)
+        let tree = try reader.tree()
+        #expect(try tree["/good"]?.tensor?.bytes() == good)
+        #expect(throws: CheckpointError.self) { _ = try tree["/bad"]?.tensor?.bytes() }
+        var first = [UInt8](repeating: 0, count: 9000), second = first
+        #expect {
+            try first.withUnsafeMutableBytes { a in
+                try second.withUnsafeMutableBytes { b in try reader.readTensors([(["good"], a), (["bad"], b)]) }
+            }
+        } throws: { error in
+            guard case let CheckpointError.checksumMismatch(_, path, _, _) = error else { return false }
+            return path == "/bad"
+        }
+        #expect(first == good)
+    }
+}
