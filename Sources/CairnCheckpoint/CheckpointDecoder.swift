@@ -89,7 +89,7 @@ private struct KeyedTreeDecoder<Key: CodingKey>: KeyedDecodingContainerProtocol 
         }
     }
 
-    private func entry(_ key: Key) throws -> CheckpointValue {
+    private func entry(_ key: any CodingKey) throws -> CheckpointValue {
         if let value = entries[checkpointKey(key)] ?? entries[.string(key.stringValue)] { return value }
         throw decoder.child(.null, key).failure("no value for key '\(key.stringValue)'")
     }
@@ -109,7 +109,7 @@ private struct KeyedTreeDecoder<Key: CodingKey>: KeyedDecodingContainerProtocol 
         try decoder.child(try entry(key), key).unkeyedContainer()
     }
     func superDecoder() throws -> any Decoder {
-        let key = Key(stringValue: "super")!
+        let key = SuperKey()
         return decoder.child(try entry(key), key)
     }
     func superDecoder(forKey key: Key) throws -> any Decoder { decoder.child(try entry(key), key) }

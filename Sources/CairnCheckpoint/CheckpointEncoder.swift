@@ -71,6 +71,15 @@ func checkpointPath(_ codingPath: [any CodingKey]) -> String {
     JSONPointer(tokens: codingPath.map { checkpointKey($0).token }).description
 }
 
+/// The key `super` of `superEncoder()`/`superDecoder()`, whatever the container's key type.
+struct SuperKey: CodingKey {
+    let stringValue = "super"
+    var intValue: Int? { nil }
+    init() {}
+    init?(stringValue: String) { return nil }
+    init?(intValue: Int) { return nil }
+}
+
 /// Integer coding key for list positions.
 struct IndexKey: CodingKey {
     let intValue: Int?
@@ -105,7 +114,7 @@ private struct KeyedBoxEncoder<Key: CodingKey>: KeyedEncodingContainerProtocol {
     let encoder: BoxEncoder
     var codingPath: [any CodingKey] { encoder.codingPath }
 
-    private func insert(_ key: Key) -> BoxEncoder {
+    private func insert(_ key: any CodingKey) -> BoxEncoder {
         let child = encoder.child(key)
         if case var .dictionary(entries) = encoder.box.content {
             entries[checkpointKey(key)] = child.box
@@ -123,7 +132,7 @@ private struct KeyedBoxEncoder<Key: CodingKey>: KeyedEncodingContainerProtocol {
         insert(key).container(keyedBy: keyType)
     }
     mutating func nestedUnkeyedContainer(forKey key: Key) -> any UnkeyedEncodingContainer { insert(key).unkeyedContainer() }
-    mutating func superEncoder() -> any Encoder { insert(Key(stringValue: "super")!) }
+    mutating func superEncoder() -> any Encoder { insert(SuperKey()) }
     mutating func superEncoder(forKey key: Key) -> any Encoder { insert(key) }
 }
 

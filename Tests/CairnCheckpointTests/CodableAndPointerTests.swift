@@ -68,3 +68,36 @@ struct CounterState: Codable, Equatable {
         #expect(tree["/missing"] == nil)
     }
 }
+
+/// A subclass that stores its superclass's state under `super`.
+class BaseState: Codable {
+    var step = 3
+}
+
+final class DerivedState: BaseState {
+    var name = "derived"
+    enum CodingKeys: String, CodingKey { case name }
+
+    override init() { super.init() }
+
+    required init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        name = try container.decode(String.self, forKey: .name)
+        try super.init(from: container.superDecoder())
+    }
+
+    override func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(name, forKey: .name)
+        try super.encode(to: container.superEncoder())
+    }
+}
+
+@Test func superEncoderUsesTheSuperKey() throws {
+    let state = DerivedState()
+    state.step = 9
+    let encoded = try CheckpointEncoder().encode(state)
+    #expect(encoded["/super/step"].map { if case .int(9) = $0 { true } else { false } } == true)
+    let decoded = try CheckpointDecoder().decode(DerivedState.self, from: encoded)
+    #expect(decoded.step == 9 && decoded.name == "derived")
+}
