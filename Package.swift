@@ -48,6 +48,9 @@ let package = Package(
         // MARK: Benchmarks (run in release mode: see tools/README.md)
         .executableTarget(name: "MatmulBenchmark", dependencies: ["CairnTensor", "CCairnKernels"], path: "tools/MatmulBenchmark"),
         .executableTarget(name: "TensorBenchmark", dependencies: ["CairnTensor", "CCairnKernels"], path: "tools/TensorBenchmark"),
+        .executableTarget(name: "CheckpointBenchmark", dependencies: ["CairnCheckpoint"], path: "tools/CheckpointBenchmark"),
+        // Run by CairnCheckpointTests' crash test, which SIGKILLs it mid-save.
+        .executableTarget(name: "CheckpointCrashWriter", dependencies: ["CairnCheckpoint"], path: "tools/CheckpointCrashWriter"),
 
         // MARK: Tests
         .testTarget(name: "CairnTensorTests", dependencies: ["CairnTensor", "CCairnKernels"]),
