@@ -55,5 +55,6 @@ let package = Package(
         // MARK: Tests
         .testTarget(name: "CairnTensorTests", dependencies: ["CairnTensor", "CCairnKernels"]),
         .testTarget(name: "CairnCheckpointTests", dependencies: ["CairnCheckpoint"]),
+        .testTarget(name: "CairnTests", dependencies: ["Cairn"]),
     ]
 )
