@@ -25,7 +25,8 @@ struct CkptInspect: ParsableCommand {
             failAndExit(error.description)
         } catch {
             if exitCode(for: error) == .success { exit(withError: error) }
-            failAndExit(fullMessage(for: error).split(separator: "\n").first.map(String.init) ?? "\(error)")
+            let message = fullMessage(for: error).split(separator: "\n").first.map(String.init) ?? "\(error)"
+            failAndExit(message.hasPrefix("Error: ") ? String(message.dropFirst(7)) : message)
         }
         Foundation.exit(0)
     }
