@@ -26,7 +26,7 @@ extension CkptInspect {
 
         func run() throws {
             let reader = try openCheckpoint(file)
-            let summary = try CheckpointSummary(reader: reader)
+            let summary = try CheckpointSummary(file: file, reader: reader)
             try output.emit(json: try summary.json()) { style in summary.text(style) }
         }
     }
@@ -39,8 +39,8 @@ struct CheckpointSummary {
     let engineVersion: String
     let tree: CheckpointValue
 
-    init(reader: CheckpointReader) throws {
-        file = reader.file
+    init(file: String, reader: CheckpointReader) throws {
+        self.file = file
         metadata = reader.metadata
         engineVersion = try reader.fileMetadata().first { $0.key == "engine_version" }?.value ?? ""
         tree = try reader.tree()

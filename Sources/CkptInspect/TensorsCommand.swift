@@ -12,8 +12,11 @@ extension CkptInspect {
 
                 Example:
                   $ ckpt-inspect tensors last.ckpt --filter '/state_dict/*' --stats
-                  path                     dtype  shape   elements  bytes  min   max  mean  std  nan  inf
-                  /state_dict/layer.bias   F32    [4]            4   16 B  0     3    1.5   1.118  0    0
+                  path                      dtype  shape   elements  bytes  min   max   mean      std  nan  inf
+                  /state_dict/layer.weight  F32    [4, 4]        16   64 B    0  3.75  1.875  1.15244    0    0
+                  /state_dict/layer.bias    F32    [4]            4   16 B    0     3    1.5  1.11803    0    0
+                  /state_dict/half          F16    [3]            3    6 B   -2     1   -0.5      1.5    0    1
+                  3 tensors, 86 B
                 """)
 
         @Argument(help: "The checkpoint file.") var file: String
