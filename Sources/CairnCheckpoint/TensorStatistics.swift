@@ -62,7 +62,8 @@ public struct TensorTolerance: Sendable, Equatable {
     /// Whether `old` and `new` differ beyond the tolerance; NaN differs from everything, as with `equal_nan=False`.
     public func differ(_ old: Double, _ new: Double) -> Bool {
         if old == new { return false }
-        if old.isNaN || new.isNaN { return true }
+        // Unequal infinities are never close, though inf <= atol + rtol·inf holds.
+        if !old.isFinite || !new.isFinite { return true }
         return !(abs(old - new) <= absolute + relative * abs(new))
     }
 }
