@@ -18,7 +18,7 @@ public struct CheckpointDifference: Sendable {
 
 /// Compares the trees of two open checkpoints: structure first, then values;
 /// tensors whose stored SHA-256 agree are skipped without reading them.
-public struct CheckpointDiff {
+public struct CheckpointDiff: Sendable {
     /// Only paths at or below one of these are compared (all when empty).
     public var only: [JSONPointer] = []
     /// Paths at or below one of these are not compared.

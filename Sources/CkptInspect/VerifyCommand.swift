@@ -91,10 +91,7 @@ extension CkptInspect {
                         .joined(separator: "\n")
                 }.joined(separator: "\n")
             }
-            if let failed = reports.first(where: { $0.error != nil }), !output.json {
-                CkptInspect.failAndExit(failed.error ?? failed.file)
-            }
-            if reports.contains(where: { $0.error != nil }) { throw ExitCode(2) }
+            if let error = reports.compactMap(\.error).first { CkptInspect.failAndExit(error) }
             if reports.contains(where: { !$0.problems.isEmpty }) { throw ExitCode(1) }
         }
     }
