@@ -79,7 +79,7 @@ extension CkptInspect {
                 fields += [("change", .string("shape")), ("old", .array(old.map { .int($0) })), ("new", .array(new.map { .int($0) }))]
             case let .valueChanged(old, new):
                 fields += [("change", .string("value")),
-                           ("old", (try? old.json(tensors: .summary)) ?? .null), ("new", (try? new.json(tensors: .summary)) ?? .null)]
+                           ("old", old.summaryJSON), ("new", new.summaryJSON)]
             case let .tensorChanged(comparison):
                 fields += [("change", .string("tensor")),
                            ("max_abs_diff", .double(comparison.maximumAbsoluteDifference)),

@@ -35,9 +35,9 @@ extension CkptInspect {
             try output.emit(json: try node.json(tensors: .data)) { _ in
                 switch node {
                 case let .tensor(tensor):
-                    return (try? Self.tensorText(tensor, full: full)) ?? ""
+                    return try Self.tensorText(tensor, full: full)
                 case .dictionary, .list:
-                    return (try? Self.previewJSON(node, full: full).rendered()) ?? ""
+                    return try Self.previewJSON(node, full: full).rendered()
                 case let .string(text):
                     return text
                 default:
@@ -94,7 +94,7 @@ extension CkptInspect {
                     lines.append(style.bold(key.token))
                     if case let .dictionary(fields) = state {
                         for (name, value) in fields {
-                            let text = value.isScalar ? value.inlineText : ((try? value.json(tensors: .summary).rendered(pretty: false)) ?? "")
+                            let text = value.isScalar ? value.inlineText : value.summaryJSON.rendered(pretty: false)
                             lines.append("  \(name.token) = \(text)")
                         }
                     } else {

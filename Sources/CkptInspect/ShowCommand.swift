@@ -77,7 +77,7 @@ struct CheckpointSummary {
             if key == "optimizer_states" {
                 parts.insert("\(groups) param group(s), \(states) parameter state(s), \(humanBytes(item.tensorBytes))", at: 0)
             }
-            var fields: [(String, JSONValue)] = scalars.map { ($0.0, (try? $0.1.json(tensors: .summary)) ?? .null) }
+            var fields: [(String, JSONValue)] = scalars.map { ($0.0, $0.1.summaryJSON) }
             if key == "optimizer_states" {
                 fields = [("param_groups", .int(groups)), ("parameter_states", .int(states)), ("tensor_bytes", .int(item.tensorBytes))] + fields
             }
@@ -126,12 +126,12 @@ struct CheckpointSummary {
         if case let .dictionary(hyper)? = tree["/hyper_parameters"], !hyper.isEmpty {
             lines.append("")
             lines.append(style.bold("hyper_parameters"))
-            for (key, value) in hyper { lines.append("  \(key.token) = \(value.isScalar ? value.inlineText : ((try? value.json(tensors: .summary).rendered(pretty: false)) ?? ""))") }
+            for (key, value) in hyper { lines.append("  \(key.token) = \(value.isScalar ? value.inlineText : value.summaryJSON.rendered(pretty: false))") }
         }
         if case let .dictionary(callbacks)? = tree["/callbacks"], !callbacks.isEmpty {
             lines.append("")
             lines.append(style.bold("callbacks"))
-            for (key, value) in callbacks { lines.append("  \(key.token) = \((try? value.json(tensors: .summary).rendered(pretty: false)) ?? "")") }
+            for (key, value) in callbacks { lines.append("  \(key.token) = \(value.summaryJSON.rendered(pretty: false))") }
         }
         for (key, title) in [("optimizer_states", "optimizers"), ("lr_schedulers", "lr_schedulers")] {
             let entries = summaries(of: key)

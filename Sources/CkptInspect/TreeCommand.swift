@@ -61,7 +61,7 @@ extension CkptInspect {
                 fields.append(("bytes", .int(node.tensorBytes)))
                 fields.append(("children", .array(items.enumerated().map { json($1, name: String($0), path: path.appending(String($0))) })))
             default:
-                fields.append(("value", (try? node.json(tensors: .summary)) ?? .null))
+                fields.append(("value", node.summaryJSON))
             }
             return .object(fields)
         }

@@ -32,6 +32,9 @@ extension CheckpointValue {
         }
     }
 
+    /// The value as JSON with tensors summarised; reads no tensor bytes, so it cannot fail.
+    var summaryJSON: JSONValue { (try? json(tensors: .summary)) ?? .null }
+
     /// A one-line rendering for tables and diffs; containers as their size.
     var inlineText: String {
         switch self {

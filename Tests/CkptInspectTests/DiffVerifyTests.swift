@@ -94,6 +94,13 @@ import Testing
         let files = try #require((document as? [String: Any])?["files"] as? [[String: Any]])
         let problems = try #require(files.first?["problems"] as? [[String: Any]])
         #expect(problems.map { $0["path"] as? String } == ["/state_dict/marker"])
+
+        // Commands that describe structure read no tensor bytes, so the damage goes unnoticed.
+        for command in ["show", "tree", "tensors", "callbacks"] {
+            #expect(try Inspector.run([command, bad]).status == 0, "\(command)")
+        }
+        #expect(try Inspector.run(["tensors", bad, "--stats"]).status == 0, "statistics describe the bytes as stored")
+        #expect(try Inspector.run(["get", bad, "/state_dict/marker"]).isOneLineError, "get checks what it reads")
     }
 
     @Test func errorsAreOneLineAndExitTwo() throws {
@@ -131,6 +138,29 @@ import Testing
             #expect(!(try Inspector.run(arguments)).stdout.contains("\u{1B}["))
         }
         #expect(!(try Inspector.run(["show", base], environment: ["NO_COLOR": "1"])).stdout.contains("\u{1B}["))
+
+        // On a terminal (util-linux `script` provides one) colour appears unless refused.
+        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/script") else { return }
+        func onTerminal(_ flags: String, noColor: String? = nil) throws -> String {
+            let command = "'\(Inspector.executable.path)' diff '\(base)' '\(other)' --only /global_step \(flags)"
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/script")
+            process.arguments = ["-qec", command, "/dev/null"]
+            // The test runner may itself set NO_COLOR; each case decides.
+            var environment = ProcessInfo.processInfo.environment
+            environment["NO_COLOR"] = noColor
+            process.environment = environment
+            let pipe = Pipe()
+            process.standardOutput = pipe
+            try process.run()
+            let data = pipe.fileHandleForReading.readDataToEndOfFile()
+            process.waitUntilExit()
+            return String(decoding: data, as: UTF8.self)
+        }
+        let coloured = try onTerminal("")
+        #expect(coloured.contains("\u{1B}[33m~ /global_step"), "\(coloured.debugDescription)")
+        #expect(!(try onTerminal("--no-color")).contains("\u{1B}["))
+        #expect(!(try onTerminal("", noColor: "1")).contains("\u{1B}["))
     }
 
     @Test func helpShowsTheExamples() throws {
