@@ -1,5 +1,8 @@
+import Crypto
+
 /// Reads a stored tensor's elements as `Double`s in blocks, one chunk in
-/// memory at a time, whatever its dtype (F16 and BF16 included).
+/// memory at a time, whatever its dtype (F16 and BF16 included), and checks
+/// the tensor's SHA-256 once its last chunk is read.
 public final class TensorElementStream {
     public let info: CheckpointTensorInfo
     private let reader: CheckpointReader
@@ -7,6 +10,7 @@ public final class TensorElementStream {
     /// Bytes read but not yet decoded: a chunk may end inside an element.
     private var pending: [UInt8] = []
     private var pendingStart = 0
+    private var hasher = SHA256()
 
     public init(reader: CheckpointReader, info: CheckpointTensorInfo) {
         self.reader = reader
@@ -20,6 +24,13 @@ public final class TensorElementStream {
         while (pending.count - pendingStart) / width < limit, nextChunk < reader.chunkCount(of: info) {
             let chunk = try reader.chunkBytes(of: info, at: nextChunk)
             nextChunk += 1
+            hasher.update(data: chunk)
+            if nextChunk == reader.chunkCount(of: info) {
+                let actual = hexString(hasher.finalize())
+                guard actual == info.sha256 else {
+                    throw CheckpointError.checksumMismatch(file: reader.file, path: info.path.description, expected: info.sha256, actual: actual)
+                }
+            }
             pending = Array(pending[pendingStart...]) + chunk
             pendingStart = 0
         }

@@ -118,7 +118,7 @@ struct CheckpointSummary {
         field("global_step", metadata.globalStep.map(String.init) ?? "-")
         field("tensors", "\(metadata.tensorCount) (\(humanBytes(metadata.totalBytes)))")
         lines.append("")
-        var table = TextTable(headers: ["section", "kind", "tensor bytes"], rightAligned: [2])
+        var table = TextTable(headers: ["section", "content", "tensor bytes"], rightAligned: [2])
         for section in sections {
             table.add([section.key, section.value.inlineText, humanBytes(section.value.tensorBytes)])
         }

@@ -99,8 +99,15 @@ import Testing
         for command in ["show", "tree", "tensors", "callbacks"] {
             #expect(try Inspector.run([command, bad]).status == 0, "\(command)")
         }
-        #expect(try Inspector.run(["tensors", bad, "--stats"]).status == 0, "statistics describe the bytes as stored")
-        #expect(try Inspector.run(["get", bad, "/state_dict/marker"]).isOneLineError, "get checks what it reads")
+        // Commands that read bytes check them.
+        for arguments in [["tensors", bad, "--stats"], ["get", bad, "/state_dict/marker"]] {
+            let result = try Inspector.run(arguments)
+            #expect(result.isOneLineError && result.stderr.contains("sha256 mismatch"), "\(arguments): \(result.stderr)")
+        }
+        // The stored checksums agree, so diff compares the damaged tensor without reading it.
+        #expect(try Inspector.run(["diff", good, bad]).status == 0)
+        let changed = try run.save("changed.ckpt", Fixture.checkpoint(step: 301), chunkSize: 1 << 20)
+        #expect(try Inspector.run(["diff", changed, bad, "--only", "/state_dict/bn.num_batches_tracked"]).status == 1)
     }
 
     @Test func errorsAreOneLineAndExitTwo() throws {
