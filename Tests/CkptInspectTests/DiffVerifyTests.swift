@@ -170,9 +170,11 @@ import Testing
         #expect(!(try onTerminal("", noColor: "1")).contains("\u{1B}["))
     }
 
-    @Test func helpShowsTheExamples() throws {
-        let help = try Inspector.run(["help", "diff"])
-        #expect(help.status == 0)
-        #expect(help.stdout.contains("ckpt-inspect diff epoch=1.ckpt epoch=2.ckpt"))
+    @Test func helpShowsAnExampleForEveryCommand() throws {
+        for command in ["show", "tree", "tensors", "get", "callbacks", "diff", "verify", "sql", "ls"] {
+            let help = try Inspector.run(["help", command])
+            #expect(help.status == 0, "\(command)")
+            #expect(help.stdout.contains("$ ckpt-inspect \(command) "), "\(command) help lacks an example")
+        }
     }
 }
