@@ -11,6 +11,7 @@ let package = Package(
         .library(name: "CairnTensor", targets: ["CairnTensor"]),
         .library(name: "CairnCheckpoint", targets: ["CairnCheckpoint"]),
         .executable(name: "cairn", targets: ["CairnCommand"]),
+        .executable(name: "ckpt-inspect", targets: ["CkptInspect"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -45,6 +46,14 @@ let package = Package(
             ]
         ),
 
+        .executableTarget(
+            name: "CkptInspect",
+            dependencies: [
+                "CairnCheckpoint",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+
         // MARK: Benchmarks (run in release mode: see tools/README.md)
         .executableTarget(name: "MatmulBenchmark", dependencies: ["CairnTensor", "CCairnKernels"], path: "tools/MatmulBenchmark"),
         .executableTarget(name: "TensorBenchmark", dependencies: ["CairnTensor", "CCairnKernels"], path: "tools/TensorBenchmark"),
@@ -56,5 +65,7 @@ let package = Package(
         .testTarget(name: "CairnTensorTests", dependencies: ["CairnTensor", "CCairnKernels"]),
         .testTarget(name: "CairnCheckpointTests", dependencies: ["CairnCheckpoint"]),
         .testTarget(name: "CairnTests", dependencies: ["Cairn"]),
+        // Runs the built ckpt-inspect; the dependency makes `swift test` build it first.
+        .testTarget(name: "CkptInspectTests", dependencies: ["CairnCheckpoint", "CkptInspect"]),
     ]
 )
