@@ -36,8 +36,11 @@ let package = Package(
             ]
         ),
 
+        // MARK: Tensors in checkpoints (the only module that knows both engines)
+        .target(name: "CairnTensorCheckpoint", dependencies: ["CairnTensor", "CairnCheckpoint"]),
+
         // MARK: Umbrella and command-line tools
-        .target(name: "Cairn", dependencies: ["CairnTensor", "CairnCheckpoint"]),
+        .target(name: "Cairn", dependencies: ["CairnTensor", "CairnCheckpoint", "CairnTensorCheckpoint"]),
         .executableTarget(
             name: "CairnCommand",
             dependencies: [
