@@ -10,6 +10,9 @@ let package = Package(
         .library(name: "Cairn", targets: ["Cairn"]),
         .library(name: "CairnTensor", targets: ["CairnTensor"]),
         .library(name: "CairnCheckpoint", targets: ["CairnCheckpoint"]),
+        .library(name: "CairnNN", targets: ["CairnNN"]),
+        .library(name: "CairnOptim", targets: ["CairnOptim"]),
+        .library(name: "CairnData", targets: ["CairnData"]),
         .executable(name: "cairn", targets: ["CairnCommand"]),
     ],
     dependencies: [
@@ -21,7 +24,18 @@ let package = Package(
     targets: [
         // MARK: Tensor engine
         .target(name: "CCairnKernels"),
-        .target(name: "CairnTensor", dependencies: ["CCairnKernels"]),
+        .target(
+            name: "CairnTensor",
+            dependencies: ["CCairnKernels", .product(name: "OrderedCollections", package: "swift-collections")]
+        ),
+
+        // MARK: Modules, optimizers, data (never depend on the checkpoint engine)
+        .target(
+            name: "CairnNN",
+            dependencies: ["CairnTensor", .product(name: "OrderedCollections", package: "swift-collections")]
+        ),
+        .target(name: "CairnOptim", dependencies: ["CairnNN"]),
+        .target(name: "CairnData", dependencies: ["CairnTensor"]),
 
         // MARK: Checkpoint engine
         .systemLibrary(name: "CSQLite", providers: [.apt(["libsqlite3-dev"])]),
@@ -36,7 +50,7 @@ let package = Package(
         ),
 
         // MARK: Umbrella and command-line tools
-        .target(name: "Cairn", dependencies: ["CairnTensor", "CairnCheckpoint"]),
+        .target(name: "Cairn", dependencies: ["CairnTensor", "CairnNN", "CairnOptim", "CairnData", "CairnCheckpoint"]),
         .executableTarget(
             name: "CairnCommand",
             dependencies: [
@@ -52,5 +66,8 @@ let package = Package(
         // MARK: Tests
         .testTarget(name: "CairnTensorTests", dependencies: ["CairnTensor", "CCairnKernels"]),
         .testTarget(name: "CairnCheckpointTests", dependencies: ["CairnCheckpoint"]),
+        .testTarget(name: "CairnNNTests", dependencies: ["CairnNN"]),
+        .testTarget(name: "CairnOptimTests", dependencies: ["CairnOptim"]),
+        .testTarget(name: "CairnDataTests", dependencies: ["CairnData"]),
     ]
 )

@@ -1,3 +1,6 @@
 // One import gives a user the whole toolkit.
 @_exported import CairnCheckpoint
+@_exported import CairnData
+@_exported import CairnNN
+@_exported import CairnOptim
 @_exported import CairnTensor
