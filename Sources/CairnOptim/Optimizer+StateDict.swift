@@ -1,0 +1,76 @@
+import CairnNN
+import CairnTensor
+import OrderedCollections
+
+extension Optimizer {
+    /// `{"state": {index: {...}}, "param_groups": [{options..., "params": [indices]}]}` as torch,
+    /// with parameters numbered across groups in order.
+    public func stateDict() -> StateValue {
+        var states = OrderedDictionary<StateKey, StateValue>()
+        var groups: [StateValue] = []
+        var index: Int64 = 0
+        for group in paramGroups {
+            var indices: [StateValue] = []
+            for parameter in group.parameters {
+                if let parameterState = state[ObjectIdentifier(parameter)] {
+                    states[.int(index)] = .dict(OrderedDictionary(uniqueKeysWithValues: parameterState.map { (StateKey.string($0.key), $0.value) }))
+                }
+                indices.append(.int(index))
+                index += 1
+            }
+            var entries = OrderedDictionary<StateKey, StateValue>()
+            for (key, value) in group.options { entries[.string(key)] = value }
+            entries["params"] = .list(indices)
+            groups.append(.dict(entries))
+        }
+        return .dict(["state": .dict(states), "param_groups": .list(groups)])
+    }
+
+    /// Restores hyperparameters and per-parameter state saved by ``stateDict()``. The groups
+    /// must match in number and size, and state tensors in shape; otherwise nothing changes.
+    public func loadStateDict(_ saved: StateValue) throws {
+        let savedGroups = try saved.required("param_groups", path: "optimizer").list(path: "optimizer.param_groups")
+        guard savedGroups.count == paramGroups.count else {
+            throw StateValueError.invalid(path: "optimizer.param_groups",
+                                          reason: "\(savedGroups.count) groups saved, optimizer has \(paramGroups.count)")
+        }
+        var newGroups = paramGroups
+        var byIndex: [Int64: Parameter] = [:]
+        for (groupIndex, savedGroup) in savedGroups.enumerated() {
+            let path = "optimizer.param_groups.\(groupIndex)"
+            let entries = try savedGroup.dictionary(path: path)
+            let indices = try (entries["params"] ?? .null).list(path: "\(path).params").map { try $0.int(path: "\(path).params") }
+            guard indices.count == paramGroups[groupIndex].parameters.count else {
+                throw StateValueError.invalid(path: "\(path).params",
+                                              reason: "\(indices.count) parameters saved, group has \(paramGroups[groupIndex].parameters.count)")
+            }
+            for (index, parameter) in zip(indices, paramGroups[groupIndex].parameters) { byIndex[index] = parameter }
+            var options = OrderedDictionary<String, StateValue>()
+            for (key, value) in entries where key != "params" {
+                guard case let .string(name) = key else { throw StateValueError.invalid(path: path, reason: "non-string key \(key)") }
+                options[name] = value
+            }
+            for key in defaults.keys where options[key] == nil { throw StateValueError.missing(path: "\(path).\(key)") }
+            newGroups[groupIndex].options = options
+        }
+        var newState: [ObjectIdentifier: ParameterState] = [:]
+        for (key, value) in try saved.required("state", path: "optimizer").dictionary(path: "optimizer.state") {
+            let path = "optimizer.state.\(key)"
+            guard case let .int(index) = key, let parameter = byIndex[index] else {
+                throw StateValueError.invalid(path: path, reason: "no parameter with this index")
+            }
+            var parameterState = ParameterState()
+            for (name, entry) in try value.dictionary(path: path) {
+                if case let .tensor(tensor) = entry, tensor.count != 1 || name.description != "step",
+                   tensor.shape != parameter.value.shape {
+                    throw StateValueError.invalid(path: "\(path).\(name)",
+                                                  reason: "shape \(tensor.shape) differs from parameter shape \(parameter.value.shape)")
+                }
+                parameterState[name.description] = entry
+            }
+            newState[ObjectIdentifier(parameter)] = parameterState
+        }
+        paramGroups = newGroups
+        state = newState
+    }
+}
