@@ -67,7 +67,7 @@ let package = Package(
         .testTarget(name: "CairnTensorTests", dependencies: ["CairnTensor", "CCairnKernels"]),
         .testTarget(name: "CairnCheckpointTests", dependencies: ["CairnCheckpoint"]),
         .testTarget(name: "CairnNNTests", dependencies: ["CairnNN"]),
-        .testTarget(name: "CairnOptimTests", dependencies: ["CairnOptim"]),
+        .testTarget(name: "CairnOptimTests", dependencies: ["CairnOptim", "CairnData"]),
         .testTarget(name: "CairnDataTests", dependencies: ["CairnData"]),
     ]
 )

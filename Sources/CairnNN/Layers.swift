@@ -74,7 +74,7 @@ public final class Embedding: Module, @unchecked Sendable {
 
     override public func forward(_ input: Tensor) -> Tensor {
         let dimension = weight.value.shape[1]
-        let flat = input.reshape([input.count])
+        let flat = Tensor(indices: input.integers.map { Int($0) })
         return weight.value.indexSelect(axis: 0, indices: flat).reshape(input.shape + [dimension])
     }
 }

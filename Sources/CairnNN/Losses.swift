@@ -32,7 +32,9 @@ public enum Loss {
                      "nll: inputs shape \(logProbabilities.shape) and targets shape \(targets.shape) must be [N, C] and [N]")
         let classes = logProbabilities.shape[1]
         precondition(weights.map { $0.count == classes } ?? true, "nll: \(weights?.count ?? 0) class weights for \(classes) classes")
-        let picked = logProbabilities.gather(axis: 1, index: targets.reshape([targets.count, 1])).reshape([targets.count])
+        // Built afresh because reshape yields Float32 and gather needs integer indices.
+        let index = Tensor(indices: targets.integers.map { Int($0) }, shape: [targets.count, 1])
+        let picked = logProbabilities.gather(axis: 1, index: index).reshape([targets.count])
         let sampleWeights = targetWeights(targets, weights: weights, classes: classes)
         let losses = weights == nil ? -picked : -(picked * sampleWeights)
         return reduce(losses, reduction: reduction, weightSum: sampleWeights.sum())
