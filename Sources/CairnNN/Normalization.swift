@@ -64,8 +64,9 @@ open class BatchNorm: Module, @unchecked Sendable {
         let newVar = zip(runningVar.value.scalars, biasedVariance.scalars).map { keep * $0 + momentum * ($1 * unbiasedScale) }
         runningMean.value = Tensor(shape: runningMean.value.shape, scalars: newMean)
         runningVar.value = Tensor(shape: runningVar.value.shape, scalars: newVar)
-        let tracked = numBatchesTracked.value.integers[0]
-        numBatchesTracked.value = Tensor(indices: [Int(tracked) + 1], shape: [])
+        // The counter may come from a file, so it saturates instead of trapping on overflow.
+        let tracked = Int(clamping: numBatchesTracked.value.integers[0])
+        numBatchesTracked.value = Tensor(indices: [tracked == .max ? tracked : tracked + 1], shape: [])
     }
 }
 

@@ -2,14 +2,21 @@ import CairnTensor
 
 /// A trainable tensor held by reference, so optimizers update it in place by path.
 public final class Parameter: @unchecked Sendable {
-    /// The current value: a leaf tensor that requires a gradient unless frozen.
+    private var leaf: Tensor
+
+    /// The current value: a leaf tensor that requires a gradient unless frozen. Assigning
+    /// stores a detached copy, so the caller's tensor never collects this parameter's gradients.
     public var value: Tensor {
-        didSet { value.requiresGrad = !isFrozen }
+        get { leaf }
+        set {
+            leaf = newValue.detach()
+            leaf.requiresGrad = !isFrozen
+        }
     }
 
     /// A frozen parameter takes no gradient and optimizers skip it.
     public var isFrozen: Bool {
-        didSet { value.requiresGrad = !isFrozen }
+        didSet { leaf.requiresGrad = !isFrozen }
     }
 
     /// The gradient accumulated by the last `backward()` calls.
@@ -20,16 +27,16 @@ public final class Parameter: @unchecked Sendable {
 
     /// Wraps `value` (detached from any graph) as a trainable leaf.
     public init(_ value: Tensor, frozen: Bool = false) {
-        self.isFrozen = frozen
-        self.value = value.detach()
-        self.value.requiresGrad = !frozen
+        isFrozen = frozen
+        leaf = value.detach()
+        leaf.requiresGrad = !frozen
     }
 
     /// Replaces the values while keeping the accumulated gradient, as an in-place update would.
     public func update(scalars: [Float]) {
-        let previousGrad = value.grad
-        value = Tensor(shape: value.shape, scalars: scalars)
-        value.grad = previousGrad
+        let previousGrad = leaf.grad
+        leaf = Tensor(shape: leaf.shape, scalars: scalars, requiresGrad: !isFrozen)
+        leaf.grad = previousGrad
     }
 }
 

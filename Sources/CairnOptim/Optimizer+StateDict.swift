@@ -50,7 +50,10 @@ extension Optimizer {
                 guard case let .string(name) = key else { throw StateValueError.invalid(path: path, reason: "non-string key \(key)") }
                 options[name] = value
             }
-            for key in defaults.keys where options[key] == nil { throw StateValueError.missing(path: "\(path).\(key)") }
+            for (key, defaultValue) in defaults {
+                guard let value = options[key] else { throw StateValueError.missing(path: "\(path).\(key)") }
+                try Self.checkKind(value, like: defaultValue, path: "\(path).\(key)")
+            }
             newGroups[groupIndex].options = options
         }
         var newState: [ObjectIdentifier: ParameterState] = [:]
@@ -61,8 +64,7 @@ extension Optimizer {
             }
             var parameterState = ParameterState()
             for (name, entry) in try value.dictionary(path: path) {
-                if case let .tensor(tensor) = entry, tensor.count != 1 || name.description != "step",
-                   tensor.shape != parameter.value.shape {
+                if case let .tensor(tensor) = entry, name != "step", tensor.shape != parameter.value.shape {
                     throw StateValueError.invalid(path: "\(path).\(name)",
                                                   reason: "shape \(tensor.shape) differs from parameter shape \(parameter.value.shape)")
                 }
@@ -72,5 +74,17 @@ extension Optimizer {
         }
         paramGroups = newGroups
         state = newState
+    }
+
+    /// Saved options must have the kind of their default (ints pass for doubles), so that
+    /// `step()` never meets an option it cannot read.
+    static func checkKind(_ value: StateValue, like defaultValue: StateValue, path: String) throws {
+        switch (defaultValue, value) {
+        case (.double, .double), (.double, .int), (.bool, .bool): return
+        case let (.list(expected), .list(actual)) where expected.count == actual.count:
+            for (index, pair) in zip(expected, actual).enumerated() { try checkKind(pair.1, like: pair.0, path: "\(path).\(index)") }
+        default:
+            throw StateValueError.wrongKind(path: path, expected: defaultValue.kind, found: value.kind)
+        }
     }
 }

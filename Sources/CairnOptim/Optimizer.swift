@@ -3,7 +3,7 @@ import CairnTensor
 import OrderedCollections
 
 /// Parameters that share hyperparameters (`lr`, `weight_decay`, `betas`, …), as torch's param groups.
-public struct ParamGroup: @unchecked Sendable {
+public struct ParamGroup: Sendable {
     /// The parameters updated with these options, in order.
     public var parameters: [Parameter]
     /// Hyperparameters by torch name; missing ones are filled from the optimizer's defaults.

@@ -107,6 +107,16 @@ func sameValues(_ a: OrderedDictionary<String, Tensor>, _ b: OrderedDictionary<S
         }
     }
 
+    @Test func loadedTensorsAreNotSharedWithTheStateDict() throws {
+        let source = TinyNet(seed: 1).stateDict()
+        let first = TinyNet(seed: 2), second = TinyNet(seed: 3)
+        try first.loadStateDict(source)
+        try second.loadStateDict(source)
+        first(Tensor.ones([2, 3])).sum().backward()
+        #expect(source.values.allSatisfy { $0.grad == nil && !$0.requiresGrad })
+        #expect(second.parameters().allSatisfy { $0.grad == nil })
+    }
+
     @Test func trainEvalAndFreezeReachDescendants() {
         let net = TinyNet(seed: 3)
         net.eval()

@@ -82,6 +82,15 @@ let factories: [(String, OptimizerFactory)] = [
         let saved = adam.stateDict()
         let other = Adam([ParamGroup(Array(parameters[0..<2])), ParamGroup([parameters[2]])])
         #expect(throws: StateValueError.self) { try other.loadStateDict(saved) }
+        guard case var .dict(root) = saved, case var .list(groups) = root["param_groups"], case var .dict(group) = groups[0] else {
+            Issue.record("unexpected layout"); return
+        }
+        group["lr"] = .string("fast")
+        groups[0] = .dict(group)
+        root["param_groups"] = .list(groups)
+        #expect(throws: StateValueError.wrongKind(path: "optimizer.param_groups.0.lr", expected: "double", found: "string")) {
+            try Adam(makeParameters()).loadStateDict(.dict(root))
+        }
         let shuffled = makeParameters().reversed()
         #expect(throws: StateValueError.self) { try Adam(Array(shuffled)).loadStateDict(saved) }
     }
