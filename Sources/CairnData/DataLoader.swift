@@ -14,6 +14,8 @@ public struct StatefulSampler: Sendable, Equatable {
     public private(set) var epoch: Int
     /// How many indices of the current epoch were already handed out.
     public private(set) var position: Int
+    /// The current epoch's order, kept so each batch does not rebuild the permutation.
+    private var cachedOrder: (epoch: Int, seed: UInt64, indices: [Int])?
 
     /// A sampler at the start of epoch 0.
     public init(count: Int, shuffle: Bool, seed: UInt64) {
@@ -37,7 +39,14 @@ public struct StatefulSampler: Sendable, Equatable {
     public mutating func next(_ size: Int) -> [Int] {
         let end = Swift.min(position + size, count)
         guard position < end else { return [] }
-        let picked = Array(order(epoch: epoch)[position..<end])
+        let indices: [Int]
+        if let cached = cachedOrder, cached.epoch == epoch, cached.seed == seed {
+            indices = cached.indices
+        } else {
+            indices = order(epoch: epoch)
+            cachedOrder = (epoch, seed, indices)
+        }
+        let picked = Array(indices[position..<end])
         position = end
         return picked
     }
@@ -49,6 +58,12 @@ public struct StatefulSampler: Sendable, Equatable {
     public mutating func startNextEpoch() {
         epoch += 1
         position = 0
+    }
+
+    /// Samplers are equal when they would yield the same indices from now on.
+    public static func == (lhs: StatefulSampler, rhs: StatefulSampler) -> Bool {
+        lhs.count == rhs.count && lhs.shuffle == rhs.shuffle && lhs.seed == rhs.seed
+            && lhs.epoch == rhs.epoch && lhs.position == rhs.position
     }
 
     /// `{"seed", "epoch", "position"}`.
@@ -112,6 +127,12 @@ public final class DataLoader<Source: Dataset>: @unchecked Sendable {
             return nil
         }
         return collate(sampler.next(batchSize))
+    }
+
+    /// The rest of the current epoch's batches, produced lazily; the loader moves to the
+    /// next epoch once the sequence is exhausted.
+    public func remainingBatches() -> UnfoldSequence<Batch, Void> {
+        sequence(state: ()) { _ in self.nextBatch() }
     }
 
     /// The rest of the current epoch's batches; afterwards the loader is at the next epoch.

@@ -56,13 +56,13 @@ public struct CSVDataset: Dataset {
 
     /// Reads `path`; bad rows throw an error naming the file and line.
     public init(contentsOfFile path: String, labelColumn: String = "label") throws {
-        let table: CSVMatrix
+        let text: String
         do {
-            table = try CSVMatrix(contentsOfFile: path, hasHeader: true)
-        } catch let error as CSVError {
-            throw DatasetError.csv(error)
+            text = try String(contentsOfFile: path, encoding: .utf8)
+        } catch {
+            throw DatasetError.csv(.unreadable(file: path, reason: error.localizedDescription))
         }
-        try self.init(table: table, file: path, labelColumn: labelColumn)
+        try self.init(text: text, file: path, labelColumn: labelColumn)
     }
 
     /// Parses CSV `text`; `file` names the source in errors.
@@ -73,10 +73,6 @@ public struct CSVDataset: Dataset {
         } catch let error as CSVError {
             throw DatasetError.csv(error)
         }
-        try self.init(table: table, file: file, labelColumn: labelColumn)
-    }
-
-    init(table: CSVMatrix, file: String, labelColumn: String) throws {
         guard let labelIndex = table.header.firstIndex(of: labelColumn) else {
             throw DatasetError.missingLabelColumn(file: file, column: labelColumn, header: table.header)
         }
@@ -87,8 +83,7 @@ public struct CSVDataset: Dataset {
             let cells = table.values[(row * table.columns)..<((row + 1) * table.columns)]
             let label = cells[cells.startIndex + labelIndex]
             guard label >= 0, label < 0x1p62, label.rounded() == label else {
-                // Line numbers count the header, as the CSV errors do (no blank lines in between assumed).
-                throw DatasetError.invalidLabel(file: file, line: row + 2, value: label)
+                throw DatasetError.invalidLabel(file: file, line: Self.lineNumber(ofDataRow: row, in: text), value: label)
             }
             labels.append(Int64(label))
             for (column, value) in cells.enumerated() where column != labelIndex { features.append(value) }
@@ -97,6 +92,17 @@ public struct CSVDataset: Dataset {
         featureCount = table.columns - 1
         self.features = features
         self.labels = labels
+    }
+
+    /// The 1-based line of data row `row`, skipping blank lines and the header as CSVMatrix does.
+    static func lineNumber(ofDataRow row: Int, in text: String) -> Int {
+        var remaining = row + 1  // the header comes first
+        for (offset, line) in text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).enumerated()
+        where !line.allSatisfy({ $0 == " " }) {
+            if remaining == 0 { return offset + 1 }
+            remaining -= 1
+        }
+        return 0
     }
 
     public func example(at index: Int) -> Example {

@@ -51,6 +51,8 @@ open class Module: @unchecked Sendable {
                 case let module as Module: found.append((name, .module(module)))
                 case let modules as [Module]:
                     for (index, module) in modules.enumerated() { found.append(("\(name).\(index)", .module(module))) }
+                case let parameters as [Parameter]:
+                    for (index, parameter) in parameters.enumerated() { found.append(("\(name).\(index)", .parameter(parameter))) }
                 case let optional as Module?:
                     if let module = optional { found.append((name, .module(module))) }
                 case let optional as Parameter?:

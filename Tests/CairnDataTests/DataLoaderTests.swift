@@ -60,6 +60,19 @@ func firstFeatures(_ batches: [Batch]) -> [[Float]] { batches.map { $0.features.
         #expect(firstFeatures(remaining) + firstFeatures(resumed.epochBatches()) == expected)
     }
 
+    @Test func samplerStateRoundTripsAndLazyBatchesMatch() throws {
+        var sampler = StatefulSampler(count: 9, shuffle: true, seed: 3)
+        _ = sampler.next(4)
+        var restored = StatefulSampler(count: 9, shuffle: true, seed: 0)
+        try restored.loadStateDict(sampler.stateDict())
+        #expect(restored == sampler)
+        #expect(restored.next(9) == sampler.next(9))
+        let eager = DataLoader(CountingDataset(count: 10), batchSize: 3, seed: 1)
+        let lazy = DataLoader(CountingDataset(count: 10), batchSize: 3, seed: 1)
+        #expect(firstFeatures(eager.epochBatches()) == firstFeatures(Array(lazy.remainingBatches())))
+        #expect(lazy.epoch == 1)
+    }
+
     @Test func badSamplerStateThrows() {
         let loader = DataLoader(CountingDataset(count: 5), batchSize: 2)
         #expect(throws: StateValueError.missing(path: "sampler.position")) {
@@ -82,6 +95,10 @@ func firstFeatures(_ batches: [Batch]) -> [[Float]] { batches.map { $0.features.
         #expect(throws: DatasetError.invalidLabel(file: "t.csv", line: 3, value: 1.5)) {
             try CSVDataset(text: "a,label\n1,2\n4,1.5\n", file: "t.csv")
         }
+        #expect(throws: DatasetError.invalidLabel(file: "t.csv", line: 5, value: -2)) {
+            try CSVDataset(text: "a,label\n\n1,2\n  \n4,-2\n", file: "t.csv")
+        }
+        #expect(throws: DatasetError.self) { try CSVDataset(contentsOfFile: "/nonexistent/cairn.csv") }
         #expect(throws: DatasetError.csv(.nonNumeric(file: "t.csv", line: 2, column: 1, cell: "x"))) {
             try CSVDataset(text: "a,label\nx,2\n", file: "t.csv")
         }
