@@ -9,34 +9,40 @@ public enum LossReduction: Sendable {
 public enum Loss {
     /// Cross-entropy of `logits` [N, C] against class indices `targets` [N], as
     /// `F.cross_entropy`: optional per-class `weights` (the mean divides by the summed
-    /// weights of the targets) and `labelSmoothing` mixing in a uniform target.
+    /// weights of the targets), `labelSmoothing` mixing in a uniform target, and samples
+    /// whose target equals `ignoreIndex` contributing nothing (torch's `ignore_index`).
     public static func crossEntropy(_ logits: Tensor, _ targets: Tensor, weights: [Float]? = nil,
-                                    labelSmoothing: Float = 0, reduction: LossReduction = .mean) -> Tensor {
+                                    labelSmoothing: Float = 0, ignoreIndex: Int64? = nil,
+                                    reduction: LossReduction = .mean) -> Tensor {
         precondition(logits.rank == 2, "crossEntropy: logits shape \(logits.shape) must be [N, C]")
         precondition(labelSmoothing >= 0 && labelSmoothing <= 1, "crossEntropy: label smoothing \(labelSmoothing) must be in [0, 1]")
         let logProbabilities = logits.logSoftmax(axis: 1)
-        let nll = negativeLogLikelihood(logProbabilities, targets, weights: weights, reduction: reduction)
+        let nll = negativeLogLikelihood(logProbabilities, targets, weights: weights, ignoreIndex: ignoreIndex,
+                                        reduction: reduction)
         guard labelSmoothing > 0 else { return nll }
         let classes = logits.shape[1]
         let classWeights = Tensor(shape: [1, classes], scalars: weights ?? [Float](repeating: 1, count: classes))
-        let smooth = -(logProbabilities * classWeights).sum(axis: 1)
-        let smoothReduced = reduce(smooth, reduction: reduction,
-                                   weightSum: targetWeights(targets, weights: weights, classes: classes).sum())
+        let kept = Tensor(shape: [targets.count], scalars: targets.integers.map { $0 == ignoreIndex ? 0 : 1 })
+        let smooth = -(logProbabilities * classWeights).sum(axis: 1) * kept
+        let weightSum = targetWeights(targets, weights: weights, classes: classes, ignoreIndex: ignoreIndex).sum()
+        let smoothReduced = reduce(smooth, reduction: reduction, weightSum: weightSum)
         return (1 - labelSmoothing) * nll + (labelSmoothing / Float(classes)) * smoothReduced
     }
 
-    /// Negative log-likelihood of `logProbabilities` [N, C] at `targets` [N], as `F.nll_loss`.
+    /// Negative log-likelihood of `logProbabilities` [N, C] at `targets` [N], as `F.nll_loss`;
+    /// the mean divides by the summed weights of the targets that are not ignored.
     public static func negativeLogLikelihood(_ logProbabilities: Tensor, _ targets: Tensor, weights: [Float]? = nil,
-                                             reduction: LossReduction = .mean) -> Tensor {
+                                             ignoreIndex: Int64? = nil, reduction: LossReduction = .mean) -> Tensor {
         precondition(logProbabilities.rank == 2 && targets.rank == 1 && targets.shape[0] == logProbabilities.shape[0],
                      "nll: inputs shape \(logProbabilities.shape) and targets shape \(targets.shape) must be [N, C] and [N]")
         let classes = logProbabilities.shape[1]
         precondition(weights.map { $0.count == classes } ?? true, "nll: \(weights?.count ?? 0) class weights for \(classes) classes")
         // Built afresh because reshape yields Float32 and gather needs integer indices.
-        let index = Tensor(indices: targets.integers.map { Int($0) }, shape: [targets.count, 1])
+        // Ignored samples read class 0 and are then weighted 0.
+        let index = Tensor(indices: targets.integers.map { $0 == ignoreIndex ? 0 : Int($0) }, shape: [targets.count, 1])
         let picked = logProbabilities.gather(axis: 1, index: index).reshape([targets.count])
-        let sampleWeights = targetWeights(targets, weights: weights, classes: classes)
-        let losses = weights == nil ? -picked : -(picked * sampleWeights)
+        let sampleWeights = targetWeights(targets, weights: weights, classes: classes, ignoreIndex: ignoreIndex)
+        let losses = weights == nil && ignoreIndex == nil ? -picked : -(picked * sampleWeights)
         return reduce(losses, reduction: reduction, weightSum: sampleWeights.sum())
     }
 
@@ -62,15 +68,16 @@ public enum Loss {
         return reduce(losses, reduction: reduction)
     }
 
-    /// The class weight of each target (ones without class weights); throws nothing,
-    /// but stops on a target outside `0..<classes` since that is a programming error.
-    static func targetWeights(_ targets: Tensor, weights: [Float]?, classes: Int) -> Tensor {
+    /// The class weight of each target (1 without class weights, 0 when ignored). A target
+    /// outside `0..<classes` means the model and labels disagree: a programming error.
+    static func targetWeights(_ targets: Tensor, weights: [Float]?, classes: Int, ignoreIndex: Int64?) -> Tensor {
         let labels = targets.integers
-        for label in labels {
+        let perSample = labels.map { label -> Float in
+            if label == ignoreIndex { return 0 }
             precondition(label >= 0 && label < classes, "loss: target \(label) out of range for \(classes) classes")
+            return weights?[Int(label)] ?? 1
         }
-        guard let weights else { return Tensor.ones([labels.count]) }
-        return Tensor(shape: [labels.count], scalars: labels.map { weights[Int($0)] })
+        return Tensor(shape: [labels.count], scalars: perSample)
     }
 
     static func reduce(_ losses: Tensor, reduction: LossReduction, weightSum: Tensor? = nil) -> Tensor {

@@ -38,7 +38,8 @@ import Testing
         if fixture["layer"].string == "cross_entropy" {
             let weights = fixture["weight"].array.isEmpty ? nil : fixture["weight"].floats
             let loss = Loss.crossEntropy(inputs[0], Tensor(indices: fixture["targets"].ints), weights: weights,
-                                         labelSmoothing: Float(fixture["label_smoothing"].number))
+                                         labelSmoothing: Float(fixture["label_smoothing"].number),
+                                         ignoreIndex: Int64(fixture["ignore_index"].number))
             expectClose(loss, outputs[0], name)
             return
         }

@@ -17,7 +17,7 @@ import Testing
     }
 
     @Test func fixtureIsPresent() {
-        #expect(Self.cases.count >= 13)
+        #expect(Self.cases.count >= 15)
     }
 
     @Test(arguments: cases.indices)

@@ -89,10 +89,12 @@ def optimizer_cases(generator: torch.Generator) -> list[dict]:
         ("sgd_maximize", "SGD", one(lr=0.1, momentum=0.5, maximize=True)),
         ("adam", "Adam", one(lr=0.01)),
         ("adam_wd_amsgrad", "Adam", one(lr=0.02, weight_decay=0.1, amsgrad=True)),
+        ("adam_maximize", "Adam", one(lr=0.01, maximize=True, betas=(0.85, 0.99))),
         ("adam_groups", "Adam", two({"lr": 0.01, "betas": (0.8, 0.95)}, {"lr": 0.05, "eps": 1e-6, "weight_decay": 0.01})),
         ("adamw", "AdamW", one(lr=0.01, weight_decay=0.05)),
         ("adamw_amsgrad_groups", "AdamW", two({"lr": 0.01, "amsgrad": True}, {"lr": 0.03, "weight_decay": 0.2})),
         ("rmsprop", "RMSprop", one(lr=0.01)),
+        ("rmsprop_maximize_centered", "RMSprop", one(lr=0.01, maximize=True, centered=True, weight_decay=0.05)),
         ("rmsprop_momentum_wd", "RMSprop", one(lr=0.01, momentum=0.9, weight_decay=0.01, alpha=0.9)),
         ("rmsprop_centered_groups", "RMSprop", two({"lr": 0.01, "centered": True}, {"lr": 0.005, "centered": True, "momentum": 0.5})),
     ]
@@ -148,10 +150,13 @@ def layer_cases(generator: torch.Generator) -> list[dict]:
     weight = torch.tensor([0.5, 2.0, 1.0, 3.0])
     for smoothing in (0.0, 0.2):
         for use_weight in (False, True):
-            loss = F.cross_entropy(logits, targets, weight=weight if use_weight else None, label_smoothing=smoothing)
-            cases.append({"name": f"cross_entropy_ls{smoothing}_w{int(use_weight)}", "layer": "cross_entropy",
-                          "label_smoothing": smoothing, "weight": values(weight) if use_weight else None,
-                          "inputs": [encode(logits)], "targets": targets.tolist(), "outputs": [encode(loss)]})
+            for ignore_index in (-100, 3):
+                loss = F.cross_entropy(logits, targets, weight=weight if use_weight else None,
+                                       label_smoothing=smoothing, ignore_index=ignore_index)
+                cases.append({"name": f"cross_entropy_ls{smoothing}_w{int(use_weight)}_ignore{ignore_index}",
+                              "layer": "cross_entropy", "label_smoothing": smoothing, "ignore_index": ignore_index,
+                              "weight": values(weight) if use_weight else None,
+                              "inputs": [encode(logits)], "targets": targets.tolist(), "outputs": [encode(loss)]})
     return cases
 
 
