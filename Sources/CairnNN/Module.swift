@@ -72,18 +72,31 @@ open class Module: @unchecked Sendable {
         }
     }
 
-    /// This module (named "") and every descendant, depth first, with dotted paths.
+    /// This module (named "") and every descendant, depth first, with dotted paths. A module
+    /// reached twice (shared layers) is listed once, at its first path, as torch's `named_modules`.
     public func namedModules(prefix: String = "") -> [(name: String, module: Module)] {
+        var seen = Set<ObjectIdentifier>()
+        return allPaths(prefix: prefix).filter { seen.insert(ObjectIdentifier($0.module)).inserted }
+    }
+
+    /// Every path to every module, shared modules once per path (the `state_dict` traversal).
+    func allPaths(prefix: String = "") -> [(name: String, module: Module)] {
         var result: [(name: String, module: Module)] = [(prefix, self)]
         for (name, child) in namedChildren {
-            result += child.namedModules(prefix: Module.join(prefix, name))
+            result += child.allPaths(prefix: Module.join(prefix, name))
         }
         return result
     }
 
-    /// Every parameter with its dotted path, own parameters before those of children (torch order).
+    /// Every parameter with its dotted path, own parameters before those of children (torch
+    /// order); a shared (tied) parameter appears once, so optimizers update it once.
     public func namedParameters() -> [(name: String, parameter: Parameter)] {
-        namedModules().flatMap { path, module in
+        var seen = Set<ObjectIdentifier>()
+        return parameterPaths().filter { seen.insert(ObjectIdentifier($0.parameter)).inserted }
+    }
+
+    func parameterPaths() -> [(name: String, parameter: Parameter)] {
+        allPaths().flatMap { path, module in
             module.members.compactMap { entry -> (name: String, parameter: Parameter)? in
                 if case let .parameter(parameter) = entry.member { return (Module.join(path, entry.name), parameter) }
                 return nil
@@ -91,9 +104,14 @@ open class Module: @unchecked Sendable {
         }
     }
 
-    /// Every buffer with its dotted path.
+    /// Every buffer with its dotted path, each shared buffer once.
     public func namedBuffers() -> [(name: String, buffer: Buffer)] {
-        namedModules().flatMap { path, module in
+        var seen = Set<ObjectIdentifier>()
+        return bufferPaths().filter { seen.insert(ObjectIdentifier($0.buffer)).inserted }
+    }
+
+    func bufferPaths() -> [(name: String, buffer: Buffer)] {
+        allPaths().flatMap { path, module in
             module.members.compactMap { entry -> (name: String, buffer: Buffer)? in
                 if case let .buffer(buffer) = entry.member { return (Module.join(path, entry.name), buffer) }
                 return nil
@@ -111,7 +129,8 @@ open class Module: @unchecked Sendable {
     /// module (depth first) its own parameters, then its own buffers.
     public func stateDict() -> OrderedDictionary<String, Tensor> {
         var result = OrderedDictionary<String, Tensor>()
-        for (path, module) in namedModules() {
+        // Like torch, every path is saved, so a tied weight appears under each of its names.
+        for (path, module) in allPaths() {
             for entry in module.members {
                 switch entry.member {
                 case let .parameter(parameter): result[Module.join(path, entry.name)] = parameter.value.detach()
@@ -129,8 +148,8 @@ open class Module: @unchecked Sendable {
     /// `strict`, unexpected keys when `strict`, shape or dtype mismatches) is reported in
     /// one ``StateDictError``, and on error nothing changes.
     public func loadStateDict(_ state: OrderedDictionary<String, Tensor>, strict: Bool = true) throws {
-        let parameters = Dictionary(uniqueKeysWithValues: namedParameters().map { ($0.name, $0.parameter) })
-        let buffers = Dictionary(uniqueKeysWithValues: namedBuffers().map { ($0.name, $0.buffer) })
+        let parameters = Dictionary(parameterPaths().map { ($0.name, $0.parameter) }) { first, _ in first }
+        let buffers = Dictionary(bufferPaths().map { ($0.name, $0.buffer) }) { first, _ in first }
         let expected = stateDict()
         var report = StateDictError(missing: [], unexpected: [], mismatched: [])
         for (key, current) in expected {

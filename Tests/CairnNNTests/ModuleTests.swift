@@ -107,6 +107,16 @@ func sameValues(_ a: OrderedDictionary<String, Tensor>, _ b: OrderedDictionary<S
         }
     }
 
+    @Test func sharedLayersAreSavedUnderEveryPathButTrainedOnce() throws {
+        var rng = RandomGenerator(seed: 8)
+        let shared = Linear(2, 2, rng: &rng)
+        let model = Sequential([shared, ReLU(), shared])
+        #expect(Array(model.stateDict().keys) == ["0.weight", "0.bias", "2.weight", "2.bias"])
+        #expect(model.namedParameters().map(\.name) == ["0.weight", "0.bias"])
+        #expect(model.namedModules().count == 3)
+        try model.loadStateDict(model.stateDict())
+    }
+
     @Test func loadedTensorsAreNotSharedWithTheStateDict() throws {
         let source = TinyNet(seed: 1).stateDict()
         let first = TinyNet(seed: 2), second = TinyNet(seed: 3)
