@@ -4,8 +4,9 @@ import OrderedCollections
 /// The base of every layer and model: parameters, buffers and child modules are
 /// found by name through reflection over stored properties, in declaration order.
 ///
-/// Subclasses declare `let weight: Parameter`, `let running_mean: Buffer`,
-/// `let encoder: Module` or `let blocks: [Module]` and override ``forward(_:)``.
+/// Subclasses declare `let weight: Parameter`, `let bias: Parameter?`, `let runningMean: Buffer`
+/// (saved as `running_mean`), `let encoder: Module` or `let blocks: [Module]` and override
+/// ``forward(_:)``.
 open class Module: @unchecked Sendable {
     /// Whether the module is in training mode (dropout active, batch statistics used).
     public private(set) var isTraining = true
@@ -25,7 +26,7 @@ open class Module: @unchecked Sendable {
     }
 
     /// One named item found on a module.
-    public enum Member {
+    public enum Member: Sendable {
         case parameter(Parameter)
         case buffer(Buffer)
         case module(Module)
@@ -53,11 +54,7 @@ open class Module: @unchecked Sendable {
                     for (index, module) in modules.enumerated() { found.append(("\(name).\(index)", .module(module))) }
                 case let parameters as [Parameter]:
                     for (index, parameter) in parameters.enumerated() { found.append(("\(name).\(index)", .parameter(parameter))) }
-                case let optional as Module?:
-                    if let module = optional { found.append((name, .module(module))) }
-                case let optional as Parameter?:
-                    if let parameter = optional { found.append((name, .parameter(parameter))) }
-                default: continue
+                default: continue  // includes optionals holding nil (a present value casts through)
                 }
             }
         }

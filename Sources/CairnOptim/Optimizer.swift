@@ -82,6 +82,8 @@ open class Optimizer: @unchecked Sendable {
             for group in paramGroups {
                 for parameter in group.parameters where !parameter.isFrozen {
                     guard let gradient = parameter.grad else { continue }
+                    precondition(gradient.shape == parameter.value.shape,
+                                 "\(type(of: self)).step: gradient shape \(gradient.shape) differs from parameter shape \(parameter.value.shape)")
                     var parameterState = state[ObjectIdentifier(parameter)] ?? [:]
                     let updated = update(parameter.value.scalars, gradient: gradient.scalars, shape: parameter.value.shape,
                                          group: group, state: &parameterState)
