@@ -64,9 +64,15 @@ extension Optimizer {
             }
             var parameterState = ParameterState()
             for (name, entry) in try value.dictionary(path: path) {
-                if case let .tensor(tensor) = entry, name != "step", tensor.shape != parameter.value.shape {
+                // Every entry of these optimizers is a tensor: a one-element step or a parameter-shaped buffer.
+                let tensor = try entry.tensor(path: "\(path).\(name)")
+                let expectedShape = name == "step" ? nil : parameter.value.shape
+                if let expectedShape, tensor.shape != expectedShape {
                     throw StateValueError.invalid(path: "\(path).\(name)",
-                                                  reason: "shape \(tensor.shape) differs from parameter shape \(parameter.value.shape)")
+                                                  reason: "shape \(tensor.shape) differs from parameter shape \(expectedShape)")
+                }
+                if expectedShape == nil, tensor.count != 1 {
+                    throw StateValueError.invalid(path: "\(path).\(name)", reason: "step must hold one value, shape \(tensor.shape)")
                 }
                 parameterState[name.description] = entry
             }
