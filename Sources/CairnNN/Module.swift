@@ -19,7 +19,7 @@ open class Module: @unchecked Sendable {
     }
 
     /// Calls ``forward(_:)``, recording the output shape when a summary is being taken.
-    public func callAsFunction(_ input: Tensor) -> Tensor {
+    public final func callAsFunction(_ input: Tensor) -> Tensor {
         let output = forward(input)
         ShapeRecorder.current?.record(self, output.shape)
         return output
@@ -62,7 +62,7 @@ open class Module: @unchecked Sendable {
     }
 
     /// Direct child modules with their names.
-    public var namedChildren: [(name: String, module: Module)] {
+    public final var namedChildren: [(name: String, module: Module)] {
         members.compactMap { entry in
             if case let .module(module) = entry.member { return (entry.name, module) }
             return nil
@@ -71,13 +71,13 @@ open class Module: @unchecked Sendable {
 
     /// This module (named "") and every descendant, depth first, with dotted paths. A module
     /// reached twice (shared layers) is listed once, at its first path, as torch's `named_modules`.
-    public func namedModules(prefix: String = "") -> [(name: String, module: Module)] {
+    public final func namedModules(prefix: String = "") -> [(name: String, module: Module)] {
         var seen = Set<ObjectIdentifier>()
         return allPaths(prefix: prefix).filter { seen.insert(ObjectIdentifier($0.module)).inserted }
     }
 
     /// Every path to every module, shared modules once per path (the `state_dict` traversal).
-    func allPaths(prefix: String = "") -> [(name: String, module: Module)] {
+    final func allPaths(prefix: String = "") -> [(name: String, module: Module)] {
         var result: [(name: String, module: Module)] = [(prefix, self)]
         for (name, child) in namedChildren {
             result += child.allPaths(prefix: Module.join(prefix, name))
@@ -87,44 +87,44 @@ open class Module: @unchecked Sendable {
 
     /// Every parameter with its dotted path, own parameters before those of children (torch
     /// order); a shared (tied) parameter appears once, so optimizers update it once.
-    public func namedParameters() -> [(name: String, parameter: Parameter)] {
-        var seen = Set<ObjectIdentifier>()
-        return parameterPaths().filter { seen.insert(ObjectIdentifier($0.parameter)).inserted }
-    }
-
-    func parameterPaths() -> [(name: String, parameter: Parameter)] {
-        allPaths().flatMap { path, module in
-            module.members.compactMap { entry -> (name: String, parameter: Parameter)? in
-                if case let .parameter(parameter) = entry.member { return (Module.join(path, entry.name), parameter) }
-                return nil
-            }
-        }
+    public final func namedParameters() -> [(name: String, parameter: Parameter)] {
+        Module.firstOccurrences(parameterPaths(), of: \.parameter)
     }
 
     /// Every buffer with its dotted path, each shared buffer once.
-    public func namedBuffers() -> [(name: String, buffer: Buffer)] {
-        var seen = Set<ObjectIdentifier>()
-        return bufferPaths().filter { seen.insert(ObjectIdentifier($0.buffer)).inserted }
+    public final func namedBuffers() -> [(name: String, buffer: Buffer)] {
+        Module.firstOccurrences(bufferPaths(), of: \.buffer)
     }
 
-    func bufferPaths() -> [(name: String, buffer: Buffer)] {
+    final func parameterPaths() -> [(name: String, parameter: Parameter)] {
+        memberPaths { if case let .parameter(parameter) = $0 { parameter } else { nil } }.map { ($0.name, $0.item) }
+    }
+
+    final func bufferPaths() -> [(name: String, buffer: Buffer)] {
+        memberPaths { if case let .buffer(buffer) = $0 { buffer } else { nil } }.map { ($0.name, $0.item) }
+    }
+
+    /// The members `pick` selects, under every path of every module.
+    private final func memberPaths<Item>(_ pick: (Member) -> Item?) -> [(name: String, item: Item)] {
         allPaths().flatMap { path, module in
-            module.members.compactMap { entry -> (name: String, buffer: Buffer)? in
-                if case let .buffer(buffer) = entry.member { return (Module.join(path, entry.name), buffer) }
-                return nil
-            }
+            module.members.compactMap { entry in pick(entry.member).map { (Module.join(path, entry.name), $0) } }
         }
     }
 
+    private static func firstOccurrences<Entry>(_ entries: [Entry], of object: (Entry) -> AnyObject) -> [Entry] {
+        var seen = Set<ObjectIdentifier>()
+        return entries.filter { seen.insert(ObjectIdentifier(object($0))).inserted }
+    }
+
     /// Every parameter, in ``namedParameters()`` order.
-    public func parameters() -> [Parameter] { namedParameters().map(\.parameter) }
+    public final func parameters() -> [Parameter] { namedParameters().map(\.parameter) }
 
     /// The parameters that are not frozen.
-    public func trainableParameters() -> [Parameter] { parameters().filter { !$0.isFrozen } }
+    public final func trainableParameters() -> [Parameter] { parameters().filter { !$0.isFrozen } }
 
     /// Parameters and buffers by path, in PyTorch's `state_dict` order: for each
     /// module (depth first) its own parameters, then its own buffers.
-    public func stateDict() -> OrderedDictionary<String, Tensor> {
+    public final func stateDict() -> OrderedDictionary<String, Tensor> {
         var result = OrderedDictionary<String, Tensor>()
         // Like torch, every path is saved, so a tied weight appears under each of its names.
         for (path, module) in allPaths() {
@@ -144,7 +144,7 @@ open class Module: @unchecked Sendable {
     /// Replaces parameters and buffers from `state`. Every problem (missing keys when
     /// `strict`, unexpected keys when `strict`, shape or dtype mismatches) is reported in
     /// one ``StateDictError``, and on error nothing changes.
-    public func loadStateDict(_ state: OrderedDictionary<String, Tensor>, strict: Bool = true) throws {
+    public final func loadStateDict(_ state: OrderedDictionary<String, Tensor>, strict: Bool = true) throws {
         let parameters = Dictionary(parameterPaths().map { ($0.name, $0.parameter) }) { first, _ in first }
         let buffers = Dictionary(bufferPaths().map { ($0.name, $0.buffer) }) { first, _ in first }
         let expected = stateDict()
@@ -171,18 +171,18 @@ open class Module: @unchecked Sendable {
     }
 
     /// Switches this module and all descendants to training mode.
-    public func train(_ on: Bool = true) {
+    public final func train(_ on: Bool = true) {
         for (_, module) in namedModules() { module.isTraining = on }
     }
 
     /// Switches this module and all descendants to evaluation mode.
-    public func eval() { train(false) }
+    public final func eval() { train(false) }
 
     /// Freezes every parameter (no gradients; optimizers skip them).
-    public func freeze() { for parameter in parameters() { parameter.isFrozen = true } }
+    public final func freeze() { for parameter in parameters() { parameter.isFrozen = true } }
 
     /// Makes every parameter trainable again.
-    public func unfreeze() { for parameter in parameters() { parameter.isFrozen = false } }
+    public final func unfreeze() { for parameter in parameters() { parameter.isFrozen = false } }
 
     /// Swift property names become PyTorch-style keys: `runningMean` → `running_mean`.
     static func snakeCase(_ name: String) -> String {

@@ -77,7 +77,7 @@ open class Optimizer: @unchecked Sendable {
     }
 
     /// Updates every parameter that has a gradient and is not frozen.
-    public func step() {
+    public final func step() {
         withNoGrad {
             for group in paramGroups {
                 for parameter in group.parameters where !parameter.isFrozen {
@@ -101,7 +101,7 @@ open class Optimizer: @unchecked Sendable {
     }
 
     /// Clears the gradients of every parameter in every group.
-    public func zeroGrad() {
+    public final func zeroGrad() {
         for parameter in paramGroups.flatMap(\.parameters) { parameter.grad = nil }
     }
 }
