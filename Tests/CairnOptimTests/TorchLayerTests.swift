@@ -46,7 +46,21 @@ import Testing
         let layer = try #require(makeLayer(fixture), "\(name): unknown layer")
         // Loading torch's own state_dict strictly also checks that the key names agree.
         try layer.loadStateDict(fixture["state"].stateDict)
-        for (index, input) in inputs.enumerated() { expectClose(layer(input), outputs[index], "\(name) output \(index)") }
+        let gradients = fixture["gradients"]
+        for (index, input) in inputs.enumerated() {
+            guard index == 0 else {
+                expectClose(layer(input), outputs[index], "\(name) output \(index)")
+                continue
+            }
+            input.requiresGrad = true
+            let output = layer(input)
+            expectClose(output, outputs[index], "\(name) output \(index)")
+            (output * gradients["upstream"].tensor).sum().backward()
+            expectClose(try #require(input.grad), gradients["input"], "\(name) input gradient")
+            for (key, parameter) in layer.namedParameters() {
+                expectClose(try #require(parameter.grad), gradients["parameters"][key], "\(name) \(key) gradient")
+            }
+        }
         guard fixture["eval_outputs"].array.count == inputs.count else { return }
         let after = layer.stateDict()
         if case let .object(expectedState) = fixture["state_after_train"] {

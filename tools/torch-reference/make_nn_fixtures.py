@@ -6,7 +6,8 @@ Three sections:
               groups) from fixed float32 parameters and fixed per-step gradients; records
               the parameters after each step and torch's final optimizer state.
   layers      Linear, BatchNorm1d/2d (train then eval), LayerNorm and Conv2d outputs for
-              fixed weights and inputs, plus cross-entropy losses.
+              fixed weights and inputs, with the gradients of sum(output * upstream) for the
+              (first, training-mode) input and every parameter; plus cross-entropy losses.
   init        statistics of torch's default initialisation (per layer shape), against which
               the Swift init (same distribution, different generator) is checked loosely.
 
@@ -101,6 +102,17 @@ def optimizer_cases(generator: torch.Generator) -> list[dict]:
     return [optimizer_case(name, kind, groups, generator) for name, kind, groups in specs]
 
 
+def forward_with_gradients(module: torch.nn.Module, x: torch.Tensor, rand) -> tuple[torch.Tensor, dict]:
+    """Output of module(x) and the gradients of sum(output * upstream) for a random upstream."""
+    x = x.clone().requires_grad_()
+    module.zero_grad()
+    y = module(x)
+    upstream = rand(*y.shape)
+    (y * upstream).sum().backward()
+    return y, {"upstream": encode(upstream), "input": encode(x.grad),
+               "parameters": {name: encode(p.grad) for name, p in module.named_parameters()}}
+
+
 def layer_cases(generator: torch.Generator) -> list[dict]:
     rand = lambda *shape: torch.randn(*shape, generator=generator)
     cases = []
@@ -109,8 +121,9 @@ def layer_cases(generator: torch.Generator) -> list[dict]:
     linear = torch.nn.Linear(5, 3)
     with torch.no_grad():
         linear.weight.copy_(rand(3, 5)); linear.bias.copy_(rand(3))
+    y, gradients = forward_with_gradients(linear, x, rand)
     cases.append({"name": "linear", "layer": "Linear", "state": {k: encode(v) for k, v in linear.state_dict().items()},
-                  "inputs": [encode(x)], "outputs": [encode(linear(x))]})
+                  "inputs": [encode(x)], "outputs": [encode(y)], "gradients": gradients})
 
     for name, module, shapes in [("batchnorm1d", torch.nn.BatchNorm1d(3), [(6, 3), (5, 3, 4)]),
                                  ("batchnorm2d", torch.nn.BatchNorm2d(2, momentum=0.2), [(3, 2, 4, 4), (2, 2, 3, 3)])]:
@@ -119,31 +132,35 @@ def layer_cases(generator: torch.Generator) -> list[dict]:
         initial = {k: encode(v) for k, v in module.state_dict().items()}
         inputs = [rand(*shape) * 2 + 0.5 for shape in shapes]
         module.train()
-        train_outputs = [module(x) for x in inputs]
+        first_output, gradients = forward_with_gradients(module, inputs[0], rand)
+        train_outputs = [first_output] + [module(x) for x in inputs[1:]]
         after_train = {k: encode(v) for k, v in module.state_dict().items()}
         module.eval()
         eval_outputs = [module(x) for x in inputs]
         cases.append({"name": name, "layer": module.__class__.__name__, "momentum": module.momentum, "state": initial,
                       "inputs": [encode(x) for x in inputs], "outputs": [encode(y) for y in train_outputs],
-                      "state_after_train": after_train, "eval_outputs": [encode(y) for y in eval_outputs]})
+                      "state_after_train": after_train, "eval_outputs": [encode(y) for y in eval_outputs],
+                      "gradients": gradients})
 
     for normalized in ([5], [4, 5]):
         norm = torch.nn.LayerNorm(normalized)
         with torch.no_grad():
             norm.weight.copy_(rand(*normalized)); norm.bias.copy_(rand(*normalized))
         x = rand(3, 4, 5) * 3
+        y, gradients = forward_with_gradients(norm, x, rand)
         cases.append({"name": f"layernorm_{len(normalized)}d", "layer": "LayerNorm", "normalized_shape": normalized,
                       "state": {k: encode(v) for k, v in norm.state_dict().items()},
-                      "inputs": [encode(x)], "outputs": [encode(norm(x))]})
+                      "inputs": [encode(x)], "outputs": [encode(y)], "gradients": gradients})
 
     for stride, padding in ((1, 0), (2, 1)):
         conv = torch.nn.Conv2d(2, 3, 3, stride=stride, padding=padding)
         with torch.no_grad():
             conv.weight.copy_(rand(3, 2, 3, 3)); conv.bias.copy_(rand(3))
         x = rand(2, 2, 5, 6)
+        y, gradients = forward_with_gradients(conv, x, rand)
         cases.append({"name": f"conv2d_s{stride}_p{padding}", "layer": "Conv2d", "stride": stride, "padding": padding,
                       "state": {k: encode(v) for k, v in conv.state_dict().items()},
-                      "inputs": [encode(x)], "outputs": [encode(conv(x))]})
+                      "inputs": [encode(x)], "outputs": [encode(y)], "gradients": gradients})
 
     logits = rand(6, 4)
     targets = torch.tensor([0, 3, 1, 1, 2, 3])
