@@ -171,6 +171,19 @@ func sameValues(_ a: OrderedDictionary<String, Tensor>, _ b: OrderedDictionary<S
         #expect(norm.numBatchesTracked.value.integers == [1])
     }
 
+    @Test func dropoutMasksResumeFromTheRandomState() throws {
+        let model = DigitsMLP(seed: 1)
+        let input = Tensor.ones([4, 64])
+        _ = model(input)
+        let saved = model.randomStateDict()
+        let expected = model(input).scalars
+        let resumed = DigitsMLP(seed: 99)
+        try resumed.loadStateDict(model.stateDict())
+        try resumed.loadRandomStateDict(saved)
+        #expect(resumed(input).scalars == expected)
+        #expect(throws: StateValueError.missing(path: "random.3")) { try resumed.loadRandomStateDict(.dict([:])) }
+    }
+
     @Test func dropoutIsIdentityInEval() {
         let dropout = Dropout(p: 0.5, seed: 1)
         let input = Tensor.ones([100])
