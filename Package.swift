@@ -10,6 +10,9 @@ let package = Package(
         .library(name: "Cairn", targets: ["Cairn"]),
         .library(name: "CairnTensor", targets: ["CairnTensor"]),
         .library(name: "CairnCheckpoint", targets: ["CairnCheckpoint"]),
+        .library(name: "CairnNN", targets: ["CairnNN"]),
+        .library(name: "CairnOptim", targets: ["CairnOptim"]),
+        .library(name: "CairnData", targets: ["CairnData"]),
         .executable(name: "cairn", targets: ["CairnCommand"]),
         .executable(name: "ckpt-inspect", targets: ["CkptInspect"]),
     ],
@@ -22,7 +25,18 @@ let package = Package(
     targets: [
         // MARK: Tensor engine
         .target(name: "CCairnKernels"),
-        .target(name: "CairnTensor", dependencies: ["CCairnKernels"]),
+        .target(
+            name: "CairnTensor",
+            dependencies: ["CCairnKernels", .product(name: "OrderedCollections", package: "swift-collections")]
+        ),
+
+        // MARK: Modules, optimizers, data (never depend on the checkpoint engine)
+        .target(
+            name: "CairnNN",
+            dependencies: ["CairnTensor", .product(name: "OrderedCollections", package: "swift-collections")]
+        ),
+        .target(name: "CairnOptim", dependencies: ["CairnNN"]),
+        .target(name: "CairnData", dependencies: ["CairnTensor"]),
 
         // MARK: Checkpoint engine
         .systemLibrary(name: "CSQLite", providers: [.apt(["libsqlite3-dev"])]),
@@ -37,10 +51,17 @@ let package = Package(
         ),
 
         // MARK: Tensors in checkpoints (the only module that knows both engines)
-        .target(name: "CairnTensorCheckpoint", dependencies: ["CairnTensor", "CairnCheckpoint"]),
+        .target(
+            name: "CairnTensorCheckpoint",
+            dependencies: ["CairnTensor", "CairnCheckpoint", .product(name: "OrderedCollections", package: "swift-collections")]
+        ),
 
         // MARK: Umbrella and command-line tools
-        .target(name: "Cairn", dependencies: ["CairnTensor", "CairnCheckpoint", "CairnTensorCheckpoint"]),
+        .target(
+            name: "Cairn",
+            dependencies: ["CairnTensor", "CairnNN", "CairnOptim", "CairnData", "CairnCheckpoint", "CairnTensorCheckpoint",
+                           .product(name: "OrderedCollections", package: "swift-collections")]
+        ),
         .executableTarget(
             name: "CairnCommand",
             dependencies: [
@@ -67,6 +88,9 @@ let package = Package(
         // MARK: Tests
         .testTarget(name: "CairnTensorTests", dependencies: ["CairnTensor", "CCairnKernels"]),
         .testTarget(name: "CairnCheckpointTests", dependencies: ["CairnCheckpoint"]),
+        .testTarget(name: "CairnNNTests", dependencies: ["CairnNN"]),
+        .testTarget(name: "CairnOptimTests", dependencies: ["CairnOptim", "CairnData"]),
+        .testTarget(name: "CairnDataTests", dependencies: ["CairnData"]),
         .testTarget(name: "CairnTests", dependencies: ["Cairn"]),
         // Runs the built ckpt-inspect; the dependency makes `swift test` build it first.
         .testTarget(name: "CkptInspectTests", dependencies: ["CairnCheckpoint", "CkptInspect"]),
