@@ -86,13 +86,16 @@ let package = Package(
         .executableTarget(name: "CheckpointCrashWriter", dependencies: ["CairnCheckpoint"], path: "tools/CheckpointCrashWriter"),
 
         // MARK: Tests
+        // Runs built executables (cairn, ckpt-inspect, the crash writer) as real subprocesses.
+        .target(name: "CairnTestSupport", path: "Tests/CairnTestSupport"),
         .testTarget(name: "CairnTensorTests", dependencies: ["CairnTensor", "CCairnKernels"]),
-        .testTarget(name: "CairnCheckpointTests", dependencies: ["CairnCheckpoint"]),
+        .testTarget(name: "CairnCheckpointTests", dependencies: ["CairnCheckpoint", "CairnTestSupport"]),
         .testTarget(name: "CairnNNTests", dependencies: ["CairnNN"]),
         .testTarget(name: "CairnOptimTests", dependencies: ["CairnOptim", "CairnData"]),
         .testTarget(name: "CairnDataTests", dependencies: ["CairnData"]),
         .testTarget(name: "CairnTests", dependencies: ["Cairn"]),
+        .testTarget(name: "CairnCommandTests", dependencies: ["Cairn", "CairnCommand", "CairnTestSupport"]),
         // Runs the built ckpt-inspect; the dependency makes `swift test` build it first.
-        .testTarget(name: "CkptInspectTests", dependencies: ["CairnCheckpoint", "CkptInspect"]),
+        .testTarget(name: "CkptInspectTests", dependencies: ["CairnCheckpoint", "CkptInspect", "CairnTestSupport"]),
     ]
 )

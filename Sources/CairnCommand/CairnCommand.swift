@@ -1,15 +1,12 @@
 import ArgumentParser
-import Cairn
 
 /// `cairn`: trains and evaluates Cairn's bundled models from the command line.
 @main
 struct CairnCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "cairn",
-        abstract: "Train Cairn's bundled models, with checkpoints in SQLite."
+        abstract: "Train Cairn's bundled models, with checkpoints in SQLite.",
+        subcommands: [Fit.self],
+        defaultSubcommand: Fit.self
     )
-
-    func run() throws {
-        print("cairn: no subcommands yet")
-    }
 }

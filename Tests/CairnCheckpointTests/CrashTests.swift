@@ -1,25 +1,14 @@
 import Foundation
 import Testing
+import CairnTestSupport
 @testable import CairnCheckpoint
 
 /// Kills a real writer process with SIGKILL at random moments: after every
 /// kill the target must hold a complete checkpoint (or none yet).
 @Suite struct CrashTests {
-    /// `swift test` builds every product into the directory holding the test bundle.
-    static func crashWriterURL() throws -> URL {
-        if let override = ProcessInfo.processInfo.environment["CAIRN_CRASH_WRITER"] {
-            return URL(fileURLWithPath: override)
-        }
-        let testBinary = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
-        var directory = testBinary.deletingLastPathComponent()
-        // On platforms where tests live in a bundle, climb out of it.
-        while directory.path.contains(".xctest") { directory.deleteLastPathComponent() }
-        return directory.appendingPathComponent("CheckpointCrashWriter")
-    }
-
     @Test func fileSurvivesSIGKILLAtRandomMoments() throws {
-        let writer = try Self.crashWriterURL()
-        try #require(FileManager.default.isExecutableFile(atPath: writer.path), "build CheckpointCrashWriter first (swift build)")
+        let writer = BuiltProduct("CheckpointCrashWriter")
+        try #require(writer.exists, "build CheckpointCrashWriter first (swift build)")
         let scratch = try ScratchDirectory()
         defer { scratch.cleanUp() }
         let target = scratch.file("crash.ckpt")
@@ -27,9 +16,7 @@ import Testing
         var epochsSeen: Set<Int64> = []
         var generator = SystemRandomNumberGenerator()
         for kill in 0..<kills {
-            let process = Process()
-            process.executableURL = writer
-            process.arguments = [target.path]
+            let process = writer.process([target.path])
             process.standardError = FileHandle.standardError
             try process.run()
             // Later kills wait longer so that the first saves finish and

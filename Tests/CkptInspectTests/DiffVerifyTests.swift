@@ -149,7 +149,7 @@ import Testing
         // On a terminal (util-linux `script` provides one) colour appears unless refused.
         guard FileManager.default.isExecutableFile(atPath: "/usr/bin/script") else { return }
         func onTerminal(_ flags: String, noColor: String? = nil) throws -> String {
-            let command = "'\(Inspector.executable.path)' diff '\(base)' '\(other)' --only /global_step \(flags)"
+            let command = "'\(Inspector.executable.url.path)' diff '\(base)' '\(other)' --only /global_step \(flags)"
             let process = Process()
             process.executableURL = URL(fileURLWithPath: "/usr/bin/script")
             process.arguments = ["-qec", command, "/dev/null"]

@@ -1,51 +1,13 @@
 import CairnCheckpoint
+import CairnTestSupport
 import Foundation
 
 /// Runs the built `ckpt-inspect` and captures what it prints.
 enum Inspector {
-    /// The product directory holds both the test bundle and the executable, for
-    /// any `--scratch-path`; walk up from the running test binary to find it.
-    static let executable: URL = {
-        var candidates: [URL] = []
-        if let running = Bundle.main.executableURL { candidates.append(running) }
-        candidates.append(URL(fileURLWithPath: CommandLine.arguments[0]))
-        for bundle in Bundle.allBundles where bundle.bundlePath.hasSuffix(".xctest") { candidates.append(bundle.bundleURL) }
-        for start in candidates {
-            var directory = start.deletingLastPathComponent()
-            for _ in 0..<4 {
-                let tool = directory.appendingPathComponent("ckpt-inspect")
-                if FileManager.default.isExecutableFile(atPath: tool.path) { return tool }
-                directory = directory.deletingLastPathComponent()
-            }
-        }
-        let fallback = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().appendingPathComponent(".build/debug/ckpt-inspect")
-        return fallback
-    }()
+    static let executable = BuiltProduct("ckpt-inspect")
 
-    struct Result {
-        var status: Int32
-        var stdout: String
-        var stderr: String
-    }
-
-    static func run(_ arguments: [String], environment: [String: String] = [:]) throws -> Result {
-        let process = Process()
-        process.executableURL = executable
-        process.arguments = arguments
-        var combined = ProcessInfo.processInfo.environment
-        combined.merge(environment) { $1 }
-        process.environment = combined
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        // Read before waiting so a large output cannot fill the pipe and stall the child.
-        let outData = out.fileHandleForReading.readDataToEndOfFile()
-        let errData = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return Result(status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
-                      stderr: String(decoding: errData, as: UTF8.self))
+    static func run(_ arguments: [String], environment: [String: String] = [:]) throws -> BuiltProduct.Result {
+        try executable.run(arguments, environment: environment)
     }
 
     /// Runs with `--json` and parses the document.
@@ -122,7 +84,7 @@ enum Fixture {
     }
 }
 
-extension Inspector.Result {
+extension BuiltProduct.Result {
     /// stderr is exactly one line in the `ckpt-inspect: <file>: <what>` form.
     var isOneLineError: Bool {
         let lines = stderr.split(separator: "\n")

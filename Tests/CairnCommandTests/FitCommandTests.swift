@@ -1,0 +1,71 @@
+import Cairn
+import CairnTestSupport
+import Foundation
+import Testing
+
+/// Runs the built `cairn` as a user would and opens what it wrote.
+@Suite struct FitCommandTests {
+    static let cairn = BuiltProduct("cairn")
+    static let digits = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .appendingPathComponent("../../Fixtures/digits.csv").standardized.path
+
+    static func scratchDirectory() throws -> URL {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("cairn-fit-\(UUID())")
+        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+        return url
+    }
+
+    @Test func fitWritesALoadableCheckpointPerEpochAndLast() throws {
+        let root = try Self.scratchDirectory()
+        defer { try? FileManager.default.removeItem(at: root) }
+        let result = try Self.cairn.run(["fit", "--data", Self.digits, "--max-epochs", "2",
+                                         "--default-root-dir", root.path])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout.contains("epoch 2/2"))
+        #expect(result.stdout.contains("test_acc"))
+
+        let checkpoints = root.appendingPathComponent("checkpoints")
+        let names = try FileManager.default.contentsOfDirectory(atPath: checkpoints.path).sorted()
+        #expect(names == ["epoch=0-step=20.ckpt", "epoch=1-step=40.ckpt", "last.ckpt"])
+
+        let last = try Checkpoint.open(checkpoints.appendingPathComponent("last.ckpt"))
+        #expect(last.metadata.epoch == 1)
+        #expect(last.metadata.globalStep == 40)
+        let tree = try last.tree()
+        // The model's state_dict loads strictly into a fresh model.
+        var weights = OrderedDictionary<String, Tensor>()
+        guard case let .dictionary(entries)? = tree["/state_dict"] else {
+            Issue.record("no /state_dict dictionary")
+            return
+        }
+        for (key, value) in entries {
+            weights[key.description] = try Tensor(try #require(value.tensor), name: key.description)
+        }
+        try DigitsMLP().loadStateDict(weights)
+        // The optimizer state restores into a fresh Adam over the same parameters.
+        let optimizerState = try StateValue(try #require(tree["/optimizer_states/0"]), path: "/optimizer_states/0")
+        try Adam(DigitsMLP().parameters()).loadStateDict(optimizerState)
+        guard case let .int(maxEpochs)? = tree["/hyper_parameters/max_epochs"] else {
+            Issue.record("no /hyper_parameters/max_epochs integer")
+            return
+        }
+        #expect(maxEpochs == 2)
+    }
+
+    @Test func badDataIsOneClearErrorNamingTheFile() throws {
+        let root = try Self.scratchDirectory()
+        defer { try? FileManager.default.removeItem(at: root) }
+        let broken = root.appendingPathComponent("broken.csv")
+        try "p0,p1,label\n1,2,3\n4,five,6\n".write(to: broken, atomically: true, encoding: .utf8)
+        let result = try Self.cairn.run(["fit", "--data", broken.path, "--default-root-dir", root.path])
+        #expect(result.status == 2)
+        #expect(result.stderr.contains("broken.csv"), "\(result.stderr)")
+        #expect(result.stderr.split(separator: "\n").count == 1, "\(result.stderr)")
+    }
+
+    @Test func invalidOptionsAreRefusedBeforeTraining() throws {
+        let result = try Self.cairn.run(["fit", "--max-epochs", "0"])
+        #expect(result.status != 0)
+        #expect(result.stderr.contains("--max-epochs"))
+    }
+}
