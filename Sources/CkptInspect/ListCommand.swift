@@ -14,11 +14,13 @@ extension CkptInspect {
                 is the file named by best_model_path in the newest checkpoint, "last" is last.ckpt.
 
                 Example:
-                  $ ckpt-inspect ls runs/7
-                  file          epoch  step  monitor   score  size     flags
-                  epoch=0.ckpt      0   100  val_loss  0.5    1.2 MiB
-                  epoch=1.ckpt      1   200  val_loss  0.25   1.2 MiB  best
-                  last.ckpt         1   200  val_loss  0.25   1.2 MiB  last
+                  $ cairn fit --max-epochs 3 --default-root-dir /tmp/run
+                  $ ckpt-inspect ls /tmp/run/checkpoints
+                  file                  epoch  step  monitor  score       size  flags
+                  epoch=0-step=20.ckpt      0    20  -        -      704.0 KiB
+                  epoch=1-step=40.ckpt      1    40  -        -      704.0 KiB
+                  epoch=2-step=60.ckpt      2    60  -        -      704.0 KiB
+                  last.ckpt                 2    60  -        -      704.0 KiB  last
                 """)
 
         @Argument(help: "The run directory.") var directory: String
