@@ -14,6 +14,7 @@ let package = Package(
         .library(name: "CairnOptim", targets: ["CairnOptim"]),
         .library(name: "CairnData", targets: ["CairnData"]),
         .executable(name: "cairn", targets: ["CairnCommand"]),
+        .executable(name: "ckpt-inspect", targets: ["CkptInspect"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -59,9 +60,20 @@ let package = Package(
             ]
         ),
 
+        .executableTarget(
+            name: "CkptInspect",
+            dependencies: [
+                "CairnCheckpoint",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+
         // MARK: Benchmarks (run in release mode: see tools/README.md)
         .executableTarget(name: "MatmulBenchmark", dependencies: ["CairnTensor", "CCairnKernels"], path: "tools/MatmulBenchmark"),
         .executableTarget(name: "TensorBenchmark", dependencies: ["CairnTensor", "CCairnKernels"], path: "tools/TensorBenchmark"),
+        .executableTarget(name: "CheckpointBenchmark", dependencies: ["CairnCheckpoint"], path: "tools/CheckpointBenchmark"),
+        // Run by CairnCheckpointTests' crash test, which SIGKILLs it mid-save.
+        .executableTarget(name: "CheckpointCrashWriter", dependencies: ["CairnCheckpoint"], path: "tools/CheckpointCrashWriter"),
 
         // MARK: Tests
         .testTarget(name: "CairnTensorTests", dependencies: ["CairnTensor", "CCairnKernels"]),
@@ -69,5 +81,8 @@ let package = Package(
         .testTarget(name: "CairnNNTests", dependencies: ["CairnNN"]),
         .testTarget(name: "CairnOptimTests", dependencies: ["CairnOptim", "CairnData"]),
         .testTarget(name: "CairnDataTests", dependencies: ["CairnData"]),
+        .testTarget(name: "CairnTests", dependencies: ["Cairn"]),
+        // Runs the built ckpt-inspect; the dependency makes `swift test` build it first.
+        .testTarget(name: "CkptInspectTests", dependencies: ["CairnCheckpoint", "CkptInspect"]),
     ]
 )

@@ -10,6 +10,8 @@ public enum CSVError: Error, Equatable, Sendable, CustomStringConvertible {
     case wrongWidth(file: String, line: Int, expected: Int, actual: Int)
     /// A cell is not a number.
     case nonNumeric(file: String, line: Int, column: Int, cell: String)
+    /// A cell of a column read as labels or indices is not a whole number.
+    case notInteger(file: String, line: Int, column: Int, value: Float)
 
     public var description: String {
         switch self {
@@ -17,6 +19,7 @@ public enum CSVError: Error, Equatable, Sendable, CustomStringConvertible {
         case let .empty(file): "\(file): no data rows"
         case let .wrongWidth(file, line, expected, actual): "\(file):\(line): expected \(expected) cells, found \(actual)"
         case let .nonNumeric(file, line, column, cell): "\(file):\(line): column \(column): '\(cell)' is not a number"
+        case let .notInteger(file, line, column, value): "\(file):\(line): column \(column): \(value) is not a whole number"
         }
     }
 }
@@ -26,11 +29,15 @@ public struct CSVMatrix: Sendable, Equatable {
     /// Column names from the header line (empty when the file has none).
     public let header: [String]
     /// Number of data rows.
-    public let rows: Int
+    public var rows: Int { lineNumbers.count }
     /// Number of columns.
     public let columns: Int
     /// Row-major values, `rows × columns`.
     public let values: [Float]
+    /// The file the table came from, for error messages.
+    public let file: String
+    /// The 1-based line of each data row in the file.
+    public let lineNumbers: [Int]
 
     /// Reads a comma-separated file of numbers; lines and columns in errors count from 1.
     public init(contentsOfFile path: String, hasHeader: Bool = true) throws {
@@ -48,8 +55,8 @@ public struct CSVMatrix: Sendable, Equatable {
         var header: [String] = []
         var values: [Float] = []
         var width: Int?
-        var rows = 0
         var awaitingHeader = hasHeader
+        var lineNumbers: [Int] = []
         for (offset, line) in text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).enumerated() {
             // "\r\n" is a single Character in Swift, so CRLF files split like LF ones.
             if line.allSatisfy({ $0 == " " }) { continue }
@@ -70,13 +77,11 @@ public struct CSVMatrix: Sendable, Equatable {
                 }
                 values.append(value)
             }
-            rows += 1
+            lineNumbers.append(offset + 1)
         }
-        guard rows > 0, let width else { throw CSVError.empty(file: file) }
-        self.header = header
-        self.rows = rows
-        self.columns = width
-        self.values = values
+        guard !lineNumbers.isEmpty, let width else { throw CSVError.empty(file: file) }
+        (self.header, self.columns, self.values) = (header, width, values)
+        (self.file, self.lineNumbers) = (file, lineNumbers)
     }
 
     /// The table as a `[rows, columns]` tensor.
@@ -90,5 +95,19 @@ public struct CSVMatrix: Sendable, Equatable {
         picked.reserveCapacity(rows * range.count)
         for row in 0..<rows { picked.append(contentsOf: values[(row * columns + range.lowerBound)..<(row * columns + range.upperBound)]) }
         return Tensor(shape: [rows, range.count], scalars: picked)
+    }
+
+    /// Column `column` (0-based) as an I64 tensor of `[rows]`, e.g. class labels;
+    /// throws naming file, line and column if a value is not a whole number.
+    public func integerColumn(_ column: Int) throws -> Tensor {
+        precondition(column >= 0 && column < columns, "CSVMatrix.integerColumn: column \(column) out of 0..<\(columns)")
+        let integers = try (0..<rows).map { row in
+            let value = values[row * columns + column]
+            guard value.rounded() == value, Swift.abs(value) < 0x1p24 else {
+                throw CSVError.notInteger(file: file, line: lineNumbers[row], column: column + 1, value: value)
+            }
+            return Int(value)
+        }
+        return Tensor(indices: integers)
     }
 }

@@ -116,8 +116,8 @@ extension DType {
                 switch self {
                 case .f64: raw.storeBytes(of: value.bitPattern.littleEndian, toByteOffset: index * 8, as: UInt64.self)
                 case .f32: raw.storeBytes(of: Float(value).bitPattern.littleEndian, toByteOffset: index * 4, as: UInt32.self)
-                case .f16: raw.storeBytes(of: HalfPrecision.halfBits(Float(value)).littleEndian, toByteOffset: index * 2, as: UInt16.self)
-                default: raw.storeBytes(of: HalfPrecision.bfloat16Bits(Float(value)).littleEndian, toByteOffset: index * 2, as: UInt16.self)
+                case .f16: raw.storeBytes(of: HalfPrecision.halfBits(Self.roundedToOdd(value)).littleEndian, toByteOffset: index * 2, as: UInt16.self)
+                default: raw.storeBytes(of: HalfPrecision.bfloat16Bits(Self.roundedToOdd(value)).littleEndian, toByteOffset: index * 2, as: UInt16.self)
                 }
             }
         }
@@ -140,6 +140,17 @@ extension DType {
             }
         }
         return bytes
+    }
+
+    /// `value` as Float rounded to odd: inexact results keep a set last bit, so
+    /// rounding again to F16 or BF16 gives the correctly rounded result.
+    private static func roundedToOdd(_ value: Double) -> Float {
+        let nearest = Float(value)
+        guard nearest.isFinite, Double(nearest) != value else { return nearest }
+        let towardZero = Double(nearest).magnitude > value.magnitude
+            ? Float(sign: nearest.sign, exponent: 0, significand: nearest.magnitude.nextDown)
+            : nearest
+        return Float(bitPattern: towardZero.bitPattern | 1)
     }
 
     private static func saturatingInteger(_ value: Double) -> Int64 {

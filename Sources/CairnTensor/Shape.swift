@@ -35,7 +35,7 @@ enum Shape {
     /// Maps a possibly negative axis (torch style) into `0..<rank`.
     static func axis(_ axis: Int, rank: Int, op: String) -> Int {
         let normalized = axis < 0 ? axis + rank : axis
-        precondition(normalized >= 0 && normalized < Swift.max(rank, 1),
+        precondition(normalized >= 0 && normalized < rank,
                      "\(op): axis \(axis) is out of range for rank \(rank)")
         return normalized
     }

@@ -43,13 +43,24 @@ extension Tensor {
         }
     }
 
-    /// Elementwise power `self ^ exponent` with broadcasting.
+    /// Elementwise power `self ^ exponent` with broadcasting. As in torch, no
+    /// gradient flows to the base where the exponent is 0, nor to the exponent
+    /// where the base is 0 and the exponent non-negative (avoiding 0 · log 0).
     public func pow(_ exponent: Tensor) -> Tensor {
         let (shape, values) = Tensor.broadcastMap(self, exponent, op: "pow") { powf($0, $1) }
         return .result(shape: shape, scalars: values, inputs: [self, exponent]) { [self] gradient in
-            let power = Tensor(shape: shape, scalars: values)
-            return [requiresGrad ? gradient.mul(exponent).mul(self.pow(exponent.sub(Tensor(1)))).sumToShape(self.shape) : nil,
-                    exponent.requiresGrad ? gradient.mul(power).mul(self.log()).sumToShape(exponent.shape) : nil]
+            let zero = Tensor(0)
+            let baseGradient = requiresGrad
+                ? Tensor.where(exponent.eq(0), zero, gradient * exponent * self.pow(exponent - 1)).sumToShape(self.shape)
+                : nil
+            var exponentGradient: Tensor?
+            if exponent.requiresGrad {
+                let zeroBase = Tensor.broadcastMap(self, exponent, op: "pow") { $0 == 0 && $1 >= 0 ? 1 : 0 }
+                exponentGradient = Tensor.where(Tensor(shape: zeroBase.shape, scalars: zeroBase.scalars), zero,
+                                                gradient * Tensor(shape: shape, scalars: values) * self.log())
+                    .sumToShape(exponent.shape)
+            }
+            return [baseGradient, exponentGradient]
         }
     }
 

@@ -2,10 +2,11 @@
 
 /// The geometry of a sliding 2-D window over an NCHW input.
 struct Window2D {
-    let height: Int, width: Int, kernelHeight: Int, kernelWidth: Int, stride: Int, padding: Int
+    let height: Int, width: Int, kernelHeight: Int, kernelWidth: Int
+    let strideHeight: Int, strideWidth: Int, paddingHeight: Int, paddingWidth: Int
 
-    var outputHeight: Int { (height + 2 * padding - kernelHeight) / stride + 1 }
-    var outputWidth: Int { (width + 2 * padding - kernelWidth) / stride + 1 }
+    var outputHeight: Int { (height + 2 * paddingHeight - kernelHeight) / strideHeight + 1 }
+    var outputWidth: Int { (width + 2 * paddingWidth - kernelWidth) / strideWidth + 1 }
 
     /// Calls `body(outputIndex, kernelIndex, inputIndex)` for every in-bounds
     /// tap of every window; indices are within one channel plane.
@@ -14,10 +15,10 @@ struct Window2D {
         for outRow in 0..<outputHeight {
             for outColumn in 0..<outputWidth {
                 for kernelRow in 0..<kernelHeight {
-                    let row = outRow * stride - padding + kernelRow
+                    let row = outRow * strideHeight - paddingHeight + kernelRow
                     if row < 0 || row >= height { continue }
                     for kernelColumn in 0..<kernelWidth {
-                        let column = outColumn * stride - padding + kernelColumn
+                        let column = outColumn * strideWidth - paddingWidth + kernelColumn
                         if column < 0 || column >= width { continue }
                         body(outRow * outputWidth + outColumn, kernelRow * kernelWidth + kernelColumn, row * width + column)
                     }
@@ -30,16 +31,23 @@ struct Window2D {
 extension Tensor {
     /// 2-D cross-correlation as torch.conv2d: input NCHW, weight OIHW, optional bias [O].
     public func conv2d(weight: Tensor, bias: Tensor? = nil, stride: Int = 1, padding: Int = 0) -> Tensor {
+        conv2d(weight: weight, bias: bias, stride: (stride, stride), padding: (padding, padding))
+    }
+
+    /// 2-D cross-correlation with separate (height, width) stride and padding.
+    public func conv2d(weight: Tensor, bias: Tensor? = nil, stride: (Int, Int), padding: (Int, Int)) -> Tensor {
         precondition(rank == 4 && weight.rank == 4 && weight.shape[1] == shape[1],
                      "conv2d: input \(shape) and weight \(weight.shape) do not match (NCHW, OIHW)")
-        precondition(stride > 0 && padding >= 0, "conv2d: stride \(stride) / padding \(padding) invalid")
+        precondition(stride.0 > 0 && stride.1 > 0 && padding.0 >= 0 && padding.1 >= 0,
+                     "conv2d: stride \(stride) / padding \(padding) invalid")
         // Non-empty weights and images keep every buffer below non-empty (a zero batch runs no loop).
         precondition(weight.count > 0 && shape[1] > 0 && shape[2] > 0 && shape[3] > 0,
                      "conv2d: input \(shape) and weight \(weight.shape) must not have empty axes besides the batch")
         if let bias { precondition(bias.shape == [weight.shape[0]], "conv2d: bias \(bias.shape) for weight \(weight.shape)") }
         let (batch, channels, outChannels) = (shape[0], shape[1], weight.shape[0])
         let window = Window2D(height: shape[2], width: shape[3], kernelHeight: weight.shape[2],
-                              kernelWidth: weight.shape[3], stride: stride, padding: padding)
+                              kernelWidth: weight.shape[3], strideHeight: stride.0, strideWidth: stride.1,
+                              paddingHeight: padding.0, paddingWidth: padding.1)
         precondition(window.outputHeight > 0 && window.outputWidth > 0,
                      "conv2d: kernel \(weight.shape) larger than padded input \(shape)")
         let plane = shape[2] * shape[3], outPlane = window.outputHeight * window.outputWidth
@@ -57,9 +65,10 @@ extension Tensor {
                 }
             }
             if let bias {
+                let offsets = bias.scalars
                 for channel in 0..<outChannels {
-                    let base = (image * outChannels + channel) * outPlane
-                    for index in 0..<outPlane { values[base + index] += bias.scalars[channel] }
+                    let base = (image * outChannels + channel) * outPlane, offset = offsets[channel]
+                    for index in 0..<outPlane { values[base + index] += offset }
                 }
             }
         }
@@ -130,19 +139,26 @@ extension Tensor {
         }
     }
 
-    private func poolingWindow(kernel: Int, stride: Int?, padding: Int, op: String) -> Window2D {
+    private func poolingWindow(kernel: (Int, Int), stride: (Int, Int)?, padding: (Int, Int), op: String) -> Window2D {
         precondition(rank == 4, "\(op): input must be NCHW, got shape \(shape)")
         let stride = stride ?? kernel
-        precondition(kernel > 0 && stride > 0 && padding >= 0 && padding <= kernel / 2,
+        precondition(kernel.0 > 0 && kernel.1 > 0 && stride.0 > 0 && stride.1 > 0
+                        && padding.0 >= 0 && padding.0 <= kernel.0 / 2 && padding.1 >= 0 && padding.1 <= kernel.1 / 2,
                      "\(op): kernel \(kernel), stride \(stride), padding \(padding) invalid for shape \(shape)")
-        let window = Window2D(height: shape[2], width: shape[3], kernelHeight: kernel, kernelWidth: kernel,
-                              stride: stride, padding: padding)
+        let window = Window2D(height: shape[2], width: shape[3], kernelHeight: kernel.0, kernelWidth: kernel.1,
+                              strideHeight: stride.0, strideWidth: stride.1,
+                              paddingHeight: padding.0, paddingWidth: padding.1)
         precondition(window.outputHeight > 0 && window.outputWidth > 0, "\(op): kernel \(kernel) too large for shape \(shape)")
         return window
     }
 
     /// Max over square windows (stride defaults to the kernel size; padding never wins).
     public func maxPool2d(kernel: Int, stride: Int? = nil, padding: Int = 0) -> Tensor {
+        maxPool2d(kernel: (kernel, kernel), stride: stride.map { ($0, $0) }, padding: (padding, padding))
+    }
+
+    /// Max over (height, width) windows (stride defaults to the kernel size; padding never wins).
+    public func maxPool2d(kernel: (Int, Int), stride: (Int, Int)? = nil, padding: (Int, Int) = (0, 0)) -> Tensor {
         let window = poolingWindow(kernel: kernel, stride: stride, padding: padding, op: "maxPool2d")
         let planes = shape[0] * shape[1], plane = shape[2] * shape[3]
         let outPlane = window.outputHeight * window.outputWidth
@@ -163,17 +179,23 @@ extension Tensor {
         return .result(shape: [shape[0], shape[1], window.outputHeight, window.outputWidth], scalars: values,
                        inputs: [self]) { [shape] gradient in
             var result = [Float](repeating: 0, count: Shape.count(shape))
-            for (slot, winner) in winners.enumerated() { result[winner] += gradient.scalars[slot] }
+            let outgoing = gradient.scalars
+            for (slot, winner) in winners.enumerated() { result[winner] += outgoing[slot] }
             return [Tensor(shape: shape, scalars: result)]
         }
     }
 
     /// Mean over square windows, padding counted as zeros (torch's count_include_pad=True).
     public func avgPool2d(kernel: Int, stride: Int? = nil, padding: Int = 0) -> Tensor {
+        avgPool2d(kernel: (kernel, kernel), stride: stride.map { ($0, $0) }, padding: (padding, padding))
+    }
+
+    /// Mean over (height, width) windows, padding counted as zeros (torch's count_include_pad=True).
+    public func avgPool2d(kernel: (Int, Int), stride: (Int, Int)? = nil, padding: (Int, Int) = (0, 0)) -> Tensor {
         let window = poolingWindow(kernel: kernel, stride: stride, padding: padding, op: "avgPool2d")
         let planes = shape[0] * shape[1], plane = shape[2] * shape[3]
         let outPlane = window.outputHeight * window.outputWidth
-        let divisor = Float(kernel * kernel)
+        let divisor = Float(kernel.0 * kernel.1)
         var values = [Float](repeating: 0, count: planes * outPlane)
         scalars.withUnsafeBufferPointer { input in
             for planeIndex in 0..<planes {
@@ -185,9 +207,10 @@ extension Tensor {
         return .result(shape: [shape[0], shape[1], window.outputHeight, window.outputWidth], scalars: values,
                        inputs: [self]) { [shape] gradient in
             var result = [Float](repeating: 0, count: Shape.count(shape))
+            let outgoing = gradient.scalars
             for planeIndex in 0..<planes {
                 let from = planeIndex * plane, to = planeIndex * outPlane
-                window.forEachTap { output, _, tap in result[from + tap] += gradient.scalars[to + output] / divisor }
+                window.forEachTap { output, _, tap in result[from + tap] += outgoing[to + output] / divisor }
             }
             return [Tensor(shape: shape, scalars: result)]
         }

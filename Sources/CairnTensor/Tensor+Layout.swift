@@ -31,6 +31,10 @@ extension Tensor {
         }
         precondition(target.allSatisfy { $0 >= 0 } && Shape.count(target) == count,
                      "reshape: cannot reshape \(shape) into \(newShape)")
+        if dtype != .f32 {  // storage dtypes (indices, masks) keep their exact bytes and take no gradient
+            return Tensor(shape: target, dtype: dtype, scalars: scalars, exactBytes: exactBytes, name: nil,
+                          requiresGrad: false, parents: [], gradientFunction: nil)
+        }
         return .result(shape: target, scalars: scalars, inputs: [self]) { [shape] gradient in
             [gradient.reshape(shape)]
         }
@@ -172,10 +176,10 @@ extension Tensor {
         target[axis] = tensors.reduce(0) { $0 + $1.shape[axis] }
         var values: [Float] = []
         values.reserveCapacity(Shape.count(target))
+        let sources = tensors.map(\.scalars), blocks = tensors.map { $0.shape[axis] * inner }
         for outerIndex in 0..<outer {
-            for tensor in tensors {
-                let block = tensor.shape[axis] * inner
-                values.append(contentsOf: tensor.scalars[(outerIndex * block)..<((outerIndex + 1) * block)])
+            for (source, block) in zip(sources, blocks) {
+                values.append(contentsOf: source[(outerIndex * block)..<((outerIndex + 1) * block)])
             }
         }
         let sizes = tensors.map { $0.shape[axis] }

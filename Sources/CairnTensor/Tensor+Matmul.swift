@@ -18,6 +18,7 @@ extension Tensor {
     /// column, and leading (batch) axes broadcast.
     public func matmul(_ other: Tensor) -> Tensor {
         precondition(rank >= 1 && other.rank >= 1, "matmul: shapes \(shape) and \(other.shape) need rank ≥ 1")
+        if rank == 1 && other.rank == 1 { return unsqueeze(axis: 0).matmul(other.unsqueeze(axis: 1)).reshape([]) }
         if rank == 1 { return unsqueeze(axis: 0).matmul(other).squeeze(axis: -2) }
         if other.rank == 1 { return matmul(other.unsqueeze(axis: 1)).squeeze(axis: -1) }
         let m = shape[rank - 2], k = shape[rank - 1], n = other.shape[other.rank - 1]

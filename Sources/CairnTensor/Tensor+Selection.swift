@@ -15,7 +15,8 @@ extension Tensor {
         let values = scalars.withUnsafeBufferPointer { input in offsets.map { input[$0] } }
         return .result(shape: index.shape, scalars: values, inputs: [self]) { [shape] gradient in
             var result = [Float](repeating: 0, count: Shape.count(shape))
-            for (slot, offset) in offsets.enumerated() { result[offset] += gradient.scalars[slot] }
+            let outgoing = gradient.scalars
+            for (slot, offset) in offsets.enumerated() { result[offset] += outgoing[slot] }
             return [Tensor(shape: shape, scalars: result)]
         }
     }
@@ -45,7 +46,8 @@ extension Tensor {
         let shape = Shape.broadcast(Shape.broadcast(condition.shape, a.shape, op: "where"), b.shape, op: "where")
         let mask = condition.detach().broadcast(to: shape).scalars
         let left = a.broadcast(to: shape), right = b.broadcast(to: shape)
-        let values = (0..<mask.count).map { mask[$0] != 0 ? left.scalars[$0] : right.scalars[$0] }
+        let chosen = left.scalars, otherwise = right.scalars
+        let values = (0..<mask.count).map { mask[$0] != 0 ? chosen[$0] : otherwise[$0] }
         return .result(shape: shape, scalars: values, inputs: [left, right]) { gradient in
             let g = gradient.scalars
             return [Tensor(shape: shape, scalars: (0..<g.count).map { mask[$0] != 0 ? g[$0] : 0 }),

@@ -57,7 +57,7 @@ extension Tensor {
 
     /// Elementwise max(x, 0).
     public func relu() -> Tensor {
-        let x = scalars, y = mapScalars { $0 > 0 ? $0 : 0 }
+        let x = scalars, y = mapScalars { $0 > 0 || $0.isNaN ? $0 : 0 }  // NaN propagates, as torch
         return .result(shape: shape, scalars: y, inputs: [self]) { gradient in
             [Tensor.gradientMap(gradient, x, y) { g, x, _ in x > 0 ? g : 0 }]
         }

@@ -1,8 +1,9 @@
 /// A dense, contiguous, row-major tensor that records the ops producing it so
 /// that gradients can flow back to the leaves that require them.
 ///
-/// Values are immutable; only `requiresGrad` and `grad` change. Tensors are
-/// shared between threads as values, but `backward()` and gradient updates on
+/// Op results never change. Leaves (parameters, buffers) can be overwritten in
+/// place with `assign(_:)` or `withUnsafeMutableScalars(_:)`, for optimizer
+/// steps and checkpoint loading. Mutation, `backward()` and gradient updates on
 /// one graph must not run concurrently, hence `@unchecked Sendable`.
 public final class Tensor: @unchecked Sendable {
     /// The size of each axis; `[]` for a scalar.
@@ -10,7 +11,7 @@ public final class Tensor: @unchecked Sendable {
     /// The storage type; every op computes in Float32.
     public let dtype: DType
     /// The element values as Float32, in row-major order (converted for non-F32 dtypes).
-    public let scalars: [Float]
+    public private(set) var scalars: [Float]
     /// An optional name used in error messages and checkpoints.
     public let name: String?
     /// Whether gradients are accumulated for this tensor (and flow through it).
@@ -19,7 +20,7 @@ public final class Tensor: @unchecked Sendable {
     public var grad: Tensor?
 
     /// The exact little-endian bytes of a non-F32 tensor (F32 tensors rebuild them from `scalars`).
-    let exactBytes: [UInt8]?
+    private(set) var exactBytes: [UInt8]?
     /// The inputs this tensor was computed from, when it is part of a graph.
     let parents: [Tensor]
     /// Maps the gradient of this tensor to the gradients of `parents` (nil where none flows).
@@ -114,7 +115,9 @@ public final class Tensor: @unchecked Sendable {
         try rawBytes.withUnsafeBytes(body)
     }
 
-    /// This tensor stored as `dtype` (floats to integers truncate toward zero and saturate).
+    /// This tensor stored as `dtype` (floats to integers truncate toward zero and
+    /// saturate; any non-zero value becomes true). Only conversion to F32 carries
+    /// a gradient, since every op computes in F32.
     public func to(_ target: DType) -> Tensor {
         if target == dtype { return self }
         let bytes = dtype.isIntegral
@@ -128,6 +131,26 @@ public final class Tensor: @unchecked Sendable {
         return Tensor.result(shape: shape, scalars: values, inputs: [self]) { [dtype] gradient in
             [dtype.isFloatingPoint ? gradient : nil]
         }
+    }
+
+    /// Overwrites the values of this leaf with `source` (same shape, converted to
+    /// this tensor's dtype), as torch's `copy_` under no_grad. A graph recorded
+    /// before the update still reads the new values, so update only between steps.
+    public func assign(_ source: Tensor) {
+        precondition(source.shape == shape, "assign: shapes \(shape) and \(source.shape) differ")
+        precondition(gradientFunction == nil, "assign: tensor of shape \(shape) is an op result, not a leaf")
+        let converted = source.to(dtype)
+        scalars = converted.scalars
+        exactBytes = converted.exactBytes
+    }
+
+    /// Lets `body` rewrite the values of this F32 leaf in place (e.g. a fused optimizer update).
+    public func withUnsafeMutableScalars<Result>(
+        _ body: (inout UnsafeMutableBufferPointer<Float>) throws -> Result
+    ) rethrows -> Result {
+        precondition(dtype == .f32, "withUnsafeMutableScalars: tensor is \(dtype.rawValue), not F32")
+        precondition(gradientFunction == nil, "withUnsafeMutableScalars: tensor of shape \(shape) is an op result")
+        return try scalars.withUnsafeMutableBufferPointer(body)
     }
 
     /// A tensor of zeros.

@@ -130,3 +130,26 @@ enum JSONEncoderRoundTrip {
         try JSONDecoder().decode(Value.self, from: JSONEncoder().encode(value))
     }
 }
+
+@Suite struct InPlaceUpdateTests {
+    @Test func assignAndMutateLeavesLikeAnOptimizer() {
+        let weight = Tensor(shape: [2], scalars: [1, 2], requiresGrad: true)
+        let view = weight.reshape([2, 1])
+        (weight * weight).sum().backward()
+        withNoGrad { weight.assign(weight - weight.grad! * 0.25) }
+        #expect(weight.scalars == [0.5, 1])
+        #expect(view.scalars == [1, 2])           // earlier results keep their own values
+        weight.withUnsafeMutableScalars { values in
+            for index in values.indices { values[index] *= 2 }
+        }
+        #expect(weight.scalars == [1, 2])
+        #expect(weight.requiresGrad)
+    }
+
+    @Test func assignConvertsToTheStorageType() throws {
+        let counter = try Tensor(dtype: .i64, shape: [1], bytes: [UInt8](repeating: 0, count: 8), name: "steps")
+        counter.assign(Tensor(shape: [1], scalars: [7]))
+        #expect(counter.dtype == .i64)
+        #expect(counter.rawBytes == [7, 0, 0, 0, 0, 0, 0, 0])
+    }
+}

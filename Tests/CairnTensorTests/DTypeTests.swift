@@ -95,3 +95,16 @@ import Testing
     }
     #endif
 }
+
+@Test func f64ToHalfRoundsOnceNotTwice() throws {
+    // Just above the halfway point between two halves; a plain Float step would land on the tie.
+    let value = 1 + 0x1p-11 + 0x1p-40
+    let bytes = withUnsafeBytes(of: value.bitPattern.littleEndian) { Array($0) }
+    let tensor = try Tensor(dtype: .f64, shape: [1], bytes: bytes)
+    #expect(tensor.to(.f16).rawBytes == [0x01, 0x3C])
+    let bfloatValue = 1 + 0x1p-8 + 0x1p-40
+    let bfloatBytes = withUnsafeBytes(of: bfloatValue.bitPattern.littleEndian) { Array($0) }
+    #expect(try Tensor(dtype: .f64, shape: [1], bytes: bfloatBytes).to(.bf16).rawBytes == [0x81, 0x3F])
+    #expect(try Tensor(dtype: .f64, shape: [1], bytes: withUnsafeBytes(of: (-2.5).bitPattern.littleEndian) { Array($0) })
+        .to(.f16).rawBytes == [0x00, 0xC1])
+}

@@ -61,6 +61,13 @@ import Testing
         #expect(message.contains("data.csv:2") && message.contains("column 2"))
     }
 
+    @Test func integerColumnsBecomeLabels() throws {
+        let good = try CSVMatrix(text: "x,label\n0.5,2\n\n1.5,0\n", file: "l.csv")
+        #expect(try good.integerColumn(1).integers == [2, 0])
+        let bad = try CSVMatrix(text: "x,label\n0.5,2\n\n1.5,0\n2.5,1.5\n", file: "l.csv")
+        #expect(throws: CSVError.notInteger(file: "l.csv", line: 5, column: 2, value: 1.5)) { try bad.integerColumn(1) }
+    }
+
     @Test func missingAndEmptyFiles() {
         #expect(throws: CSVError.self) { try CSVMatrix(contentsOfFile: "/nonexistent/cairn.csv") }
         #expect(throws: CSVError.empty(file: "e.csv")) { try CSVMatrix(text: "a,b\n", file: "e.csv") }
@@ -73,6 +80,8 @@ import Testing
         #expect(table.columns == 65)
         #expect(table.header.last == "label")
         #expect(table.rows > 1000)
+        let labels = try table.integerColumn(64)
+        #expect(labels.dtype == .i64 && labels.integers.allSatisfy { (0...9).contains($0) })
     }
 }
 

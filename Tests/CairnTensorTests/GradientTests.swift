@@ -143,3 +143,14 @@ import Testing
         checkGradients([sample([3], low: 1, high: 2)]) { $0[0] * $0[0].detach() }
     }
 }
+
+@Test func powGradientsAtZeroFollowTorch() {
+    let base = Tensor(shape: [3], scalars: [0, 0, 2], requiresGrad: true)
+    let exponent = Tensor(shape: [3], scalars: [0, 2, 0], requiresGrad: true)
+    base.pow(exponent).sum().backward()
+    #expect(base.grad?.scalars == [0, 0, 0])
+    #expect(exponent.grad?.scalars[0] == 0)
+    #expect(exponent.grad?.scalars[1] == 0)
+    #expect(Swift.abs((exponent.grad?.scalars[2] ?? 0) - 0.693_147_2) < 1e-6)
+    #expect(Tensor(shape: [1], scalars: [.nan]).relu().scalars[0].isNaN)
+}

@@ -1,0 +1,71 @@
+import Foundation
+import Logging
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Writes a file by building a temporary sibling and renaming it over the
+/// target, so a crash leaves either the old file or the new one.
+///
+/// The temporary is named `.<name>.tmp-<pid>-<random>` so readers and people
+/// can tell it apart; the next save to the same target deletes leftovers.
+struct AtomicReplacement {
+    let target: String
+    let directory: String
+    let temporary: String
+
+    private static let logger = Logger(label: "cairn.checkpoint")
+
+    static func temporaryPrefix(forTargetNamed name: String) -> String { ".\(name).tmp-" }
+
+    init(target: URL) {
+        let standardized = target.standardizedFileURL
+        self.target = standardized.path
+        self.directory = standardized.deletingLastPathComponent().path
+        let random = UInt32.random(in: 0 ... .max)
+        let name = Self.temporaryPrefix(forTargetNamed: standardized.lastPathComponent)
+            + "\(getpid())-\(String(random, radix: 16))"
+        self.temporary = (directory as NSString).appendingPathComponent(name)
+    }
+
+    /// Deletes temporaries earlier saves to this target left behind when killed.
+    func removeLeftovers() {
+        let prefix = Self.temporaryPrefix(forTargetNamed: (target as NSString).lastPathComponent)
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory) else { return }
+        for name in names where name.hasPrefix(prefix) {
+            let path = (directory as NSString).appendingPathComponent(name)
+            Self.logger.info("removing a temporary file left by an interrupted save", metadata: ["path": "\(path)"])
+            unlink(path)
+        }
+    }
+
+    /// Flushes the finished temporary to disk, renames it over the target and
+    /// flushes the directory so the rename itself survives a power cut.
+    func commit() throws {
+        try Self.fsync(path: temporary, flags: O_RDONLY)
+        // Holding the old file open moves the cost of freeing its blocks and
+        // cached pages (0.17 s for 1 GB) from rename to a background close.
+        let previous = open(target, O_RDONLY)
+        defer { Self.closeInBackground(previous) }
+        guard rename(temporary, target) == 0 else {
+            throw CheckpointError.io(file: target, operation: "rename from \(temporary)", errno: errno)
+        }
+        try Self.fsync(path: directory, flags: O_RDONLY | O_DIRECTORY)
+    }
+
+    private static func closeInBackground(_ descriptor: Int32) {
+        guard descriptor >= 0 else { return }
+        DispatchQueue.global(qos: .utility).async { _ = close(descriptor) }
+    }
+
+    func discard() {
+        unlink(temporary)
+    }
+
+    static func fsync(path: String, flags: Int32) throws {
+        let descriptor = open(path, flags)
+        guard descriptor >= 0 else { throw CheckpointError.io(file: path, operation: "open for fsync", errno: errno) }
+        defer { close(descriptor) }
+        guard Glibc.fsync(descriptor) == 0 else { throw CheckpointError.io(file: path, operation: "fsync", errno: errno) }
+    }
+}

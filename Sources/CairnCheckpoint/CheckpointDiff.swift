@@ -1,0 +1,137 @@
+/// One difference between two checkpoints, at a JSON Pointer.
+public struct CheckpointDifference: Sendable {
+    /// What changed.
+    public enum Change: Sendable {
+        case added(kind: String)
+        case removed(kind: String)
+        case kindChanged(old: String, new: String)
+        case dtypeChanged(old: CheckpointDType, new: CheckpointDType)
+        case shapeChanged(old: [Int], new: [Int])
+        /// A scalar, string or byte string changed; both sides as they print.
+        case valueChanged(old: CheckpointValue, new: CheckpointValue)
+        case tensorChanged(TensorComparison)
+    }
+
+    public var path: JSONPointer
+    public var change: Change
+}
+
+/// Compares the trees of two open checkpoints: structure first, then values;
+/// tensors whose stored SHA-256 agree are skipped without reading them.
+public struct CheckpointDiff: Sendable {
+    /// Only paths at or below one of these are compared (all when empty).
+    public var only: [JSONPointer] = []
+    /// Paths at or below one of these are not compared.
+    public var ignore: [JSONPointer] = []
+    public var tolerance = TensorTolerance.exact
+
+    public init(only: [JSONPointer] = [], ignore: [JSONPointer] = [], tolerance: TensorTolerance = .exact) {
+        self.only = only
+        self.ignore = ignore
+        self.tolerance = tolerance
+    }
+
+    /// Every difference from `old` to `new`, in tree order.
+    public func differences(from old: CheckpointReader, to new: CheckpointReader) throws -> [CheckpointDifference] {
+        var found: [CheckpointDifference] = []
+        try walk(old.tree(), new.tree(), at: .root, old: old, new: new, into: &found)
+        return found
+    }
+
+    /// The kind name used in the file format's `nodes.kind` column.
+    public static func kindName(_ value: CheckpointValue) -> String {
+        switch value {
+        case .dictionary: return "dict"
+        case .list: return "list"
+        case .int: return "int"
+        case .double: return "double"
+        case .string: return "string"
+        case .bool: return "bool"
+        case .null: return "null"
+        case .bytes: return "bytes"
+        case .tensor: return "tensor"
+        }
+    }
+
+    private static func isPrefix(_ prefix: JSONPointer, of path: JSONPointer) -> Bool {
+        prefix.tokens.count <= path.tokens.count && Array(path.tokens.prefix(prefix.tokens.count)) == prefix.tokens
+    }
+
+    /// Whether `path` is selected, or lies on the way to a selected path.
+    private func isRelevant(_ path: JSONPointer) -> Bool {
+        if ignore.contains(where: { Self.isPrefix($0, of: path) }) { return false }
+        return only.isEmpty || only.contains { Self.isPrefix($0, of: path) || Self.isPrefix(path, of: $0) }
+    }
+
+    /// Whether `path` itself is inside a selected subtree (so a change there is reported).
+    private func isSelected(_ path: JSONPointer) -> Bool {
+        only.isEmpty || only.contains { Self.isPrefix($0, of: path) }
+    }
+
+    private func walk(_ a: CheckpointValue, _ b: CheckpointValue, at path: JSONPointer,
+                      old: CheckpointReader, new: CheckpointReader, into found: inout [CheckpointDifference]) throws {
+        guard isRelevant(path) else { return }
+        func report(_ change: CheckpointDifference.Change) {
+            if isSelected(path) { found.append(CheckpointDifference(path: path, change: change)) }
+        }
+        switch (a, b) {
+        case let (.dictionary(left), .dictionary(right)):
+            for (key, value) in left {
+                let child = path.appending(key)
+                if let other = right[key] {
+                    try walk(value, other, at: child, old: old, new: new, into: &found)
+                } else if isRelevant(child), isSelected(child) {
+                    found.append(CheckpointDifference(path: child, change: .removed(kind: Self.kindName(value))))
+                }
+            }
+            for (key, value) in right where left[key] == nil {
+                let child = path.appending(key)
+                if isRelevant(child), isSelected(child) {
+                    found.append(CheckpointDifference(path: child, change: .added(kind: Self.kindName(value))))
+                }
+            }
+        case let (.list(left), .list(right)):
+            for index in 0..<max(left.count, right.count) {
+                let child = path.appending(String(index))
+                guard isRelevant(child), isSelected(child) || index < min(left.count, right.count) else { continue }
+                if index >= right.count {
+                    found.append(CheckpointDifference(path: child, change: .removed(kind: Self.kindName(left[index]))))
+                } else if index >= left.count {
+                    found.append(CheckpointDifference(path: child, change: .added(kind: Self.kindName(right[index]))))
+                } else {
+                    try walk(left[index], right[index], at: child, old: old, new: new, into: &found)
+                }
+            }
+        case (.tensor, .tensor):
+            let oldInfo = try old.tensorInfo(at: path)
+            let newInfo = try new.tensorInfo(at: path)
+            if oldInfo.dtype != newInfo.dtype {
+                report(.dtypeChanged(old: oldInfo.dtype, new: newInfo.dtype))
+            } else if oldInfo.shape != newInfo.shape {
+                report(.shapeChanged(old: oldInfo.shape, new: newInfo.shape))
+            } else if oldInfo.sha256 != newInfo.sha256, isSelected(path) {
+                let comparison = try TensorComparison.of(old: oldInfo, in: old, new: newInfo, in: new, tolerance: tolerance)
+                if comparison.differingCount > 0 { report(.tensorChanged(comparison)) }
+            }
+        default:
+            let oldKind = Self.kindName(a), newKind = Self.kindName(b)
+            if oldKind != newKind {
+                report(.kindChanged(old: oldKind, new: newKind))
+            } else if !Self.scalarsEqual(a, b) {
+                report(.valueChanged(old: a, new: b))
+            }
+        }
+    }
+
+    private static func scalarsEqual(_ a: CheckpointValue, _ b: CheckpointValue) -> Bool {
+        switch (a, b) {
+        case let (.int(x), .int(y)): return x == y
+        case let (.double(x), .double(y)): return x == y || (x.isNaN && y.isNaN)
+        case let (.string(x), .string(y)): return x == y
+        case let (.bool(x), .bool(y)): return x == y
+        case (.null, .null): return true
+        case let (.bytes(x), .bytes(y)): return x == y
+        default: return false
+        }
+    }
+}

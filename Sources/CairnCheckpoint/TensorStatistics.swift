@@ -1,0 +1,122 @@
+/// Summary statistics of a tensor's finite elements, plus counts of NaN and ±Inf.
+public struct TensorStatistics: Sendable, Equatable {
+    public var count = 0
+    public var nanCount = 0
+    public var infinityCount = 0
+    /// Over finite elements only; `nil` when there are none.
+    public var minimum: Double?
+    public var maximum: Double?
+    public var mean: Double?
+    /// Population standard deviation of the finite elements.
+    public var standardDeviation: Double?
+
+    // Welford's running mean and sum of squared deviations: stable in one pass.
+    private var finiteCount = 0
+    private var runningMean = 0.0
+    private var squaredDeviations = 0.0
+
+    public init() {}
+
+    /// Folds more elements into the statistics.
+    public mutating func add(_ values: [Double]) {
+        for value in values {
+            count += 1
+            if value.isNaN { nanCount += 1; continue }
+            if value.isInfinite { infinityCount += 1; continue }
+            finiteCount += 1
+            let delta = value - runningMean
+            runningMean += delta / Double(finiteCount)
+            squaredDeviations += delta * (value - runningMean)
+            minimum = Swift.min(minimum ?? value, value)
+            maximum = Swift.max(maximum ?? value, value)
+        }
+        mean = finiteCount > 0 ? runningMean : nil
+        standardDeviation = finiteCount > 0 ? (squaredDeviations / Double(finiteCount)).squareRoot() : nil
+    }
+
+    /// Statistics of a stored tensor, streamed one chunk at a time.
+    public static func of(_ info: CheckpointTensorInfo, in reader: CheckpointReader) throws -> TensorStatistics {
+        let stream = TensorElementStream(reader: reader, info: info)
+        var statistics = TensorStatistics()
+        while true {
+            let block = try stream.next(limit: 1 << 16)
+            if block.isEmpty { return statistics }
+            statistics.add(block)
+        }
+    }
+}
+
+/// Element-wise tolerances with `torch.isclose` semantics: `a` and `b` differ when `|a - b| > atol + rtol·|b|`.
+public struct TensorTolerance: Sendable, Equatable {
+    public var absolute: Double
+    public var relative: Double
+
+    /// Exact comparison.
+    public static let exact = TensorTolerance(absolute: 0, relative: 0)
+
+    public init(absolute: Double, relative: Double) {
+        self.absolute = absolute
+        self.relative = relative
+    }
+
+    /// Whether `old` and `new` differ beyond the tolerance; NaN differs from everything, as with `equal_nan=False`.
+    public func differ(_ old: Double, _ new: Double) -> Bool {
+        if old == new { return false }
+        // Unequal infinities are never close, though inf <= atol + rtol·inf holds.
+        if !old.isFinite || !new.isFinite { return true }
+        return !(abs(old - new) <= absolute + relative * abs(new))
+    }
+}
+
+/// How two tensors of the same shape differ, element by element.
+public struct TensorComparison: Sendable, Equatable {
+    public var elementCount = 0
+    /// Elements with `|old - new| > atol + rtol·|new|`.
+    public var differingCount = 0
+    /// Largest `|old - new|` over pairs where both are finite.
+    public var maximumAbsoluteDifference = 0.0
+    /// `‖new - old‖₂ / ‖old‖₂` over finite pairs; infinite when `old` is zero and `new` is not.
+    public var relativeL2Change: Double {
+        if differenceSquares == 0 { return 0 }
+        return oldSquares == 0 ? .infinity : (differenceSquares / oldSquares).squareRoot()
+    }
+
+    private var differenceSquares = 0.0
+    private var oldSquares = 0.0
+
+    public init() {}
+
+    /// Folds in aligned blocks of old and new elements.
+    public mutating func add(old: [Double], new: [Double], tolerance: TensorTolerance) {
+        precondition(old.count == new.count, "TensorComparison.add: \(old.count) old elements against \(new.count) new")
+        for (a, b) in zip(old, new) {
+            elementCount += 1
+            if tolerance.differ(a, b) { differingCount += 1 }
+            guard a.isFinite, b.isFinite else { continue }
+            let difference = b - a
+            maximumAbsoluteDifference = Swift.max(maximumAbsoluteDifference, abs(difference))
+            differenceSquares += difference * difference
+            oldSquares += a * a
+        }
+    }
+
+    /// Compares two stored tensors of equal element count, streaming both.
+    public static func of(old: CheckpointTensorInfo, in oldReader: CheckpointReader,
+                          new: CheckpointTensorInfo, in newReader: CheckpointReader,
+                          tolerance: TensorTolerance) throws -> TensorComparison {
+        precondition(old.shape.reduce(1, *) == new.shape.reduce(1, *),
+                     "TensorComparison.of: shapes \(old.shape) and \(new.shape) hold different element counts")
+        let oldStream = TensorElementStream(reader: oldReader, info: old)
+        let newStream = TensorElementStream(reader: newReader, info: new)
+        var comparison = TensorComparison()
+        while true {
+            let oldBlock = try oldStream.next(limit: 1 << 16)
+            if oldBlock.isEmpty { return comparison }
+            let newBlock = try newStream.next(limit: oldBlock.count)
+            guard newBlock.count == oldBlock.count else {
+                throw CheckpointError.corrupt(file: newReader.file, path: new.path.description, reason: "tensor ended early")
+            }
+            comparison.add(old: oldBlock, new: newBlock, tolerance: tolerance)
+        }
+    }
+}

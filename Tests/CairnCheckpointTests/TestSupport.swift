@@ -1,0 +1,50 @@
+import Foundation
+@testable import CairnCheckpoint
+
+/// A fresh directory under the system temporary folder, removed by `cleanUp`.
+struct ScratchDirectory {
+    let url: URL
+
+    init() throws {
+        url = FileManager.default.temporaryDirectory.appendingPathComponent("cairn-ckpt-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+    }
+
+    func file(_ name: String) -> URL { url.appendingPathComponent(name) }
+
+    func cleanUp() { try? FileManager.default.removeItem(at: url) }
+}
+
+/// Deterministic bytes so a failing comparison is reproducible.
+func patternBytes(_ count: Int, seed: UInt8) -> [UInt8] {
+    (0..<count).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ Int(seed) &* 7 &+ ($0 >> 8)) }
+}
+
+/// Compares two trees, reading tensor bytes; returns the first difference.
+func firstDifference(_ lhs: CheckpointValue, _ rhs: CheckpointValue, at path: JSONPointer = .root) throws -> String? {
+    switch (lhs, rhs) {
+    case let (.dictionary(a), .dictionary(b)):
+        guard Array(a.keys) == Array(b.keys) else { return "\(path): keys \(Array(a.keys)) vs \(Array(b.keys))" }
+        for (key, value) in a {
+            if let difference = try firstDifference(value, b[key]!, at: path.appending(key)) { return difference }
+        }
+        return nil
+    case let (.list(a), .list(b)):
+        guard a.count == b.count else { return "\(path): \(a.count) vs \(b.count) items" }
+        for (index, pair) in zip(a, b).enumerated() {
+            if let difference = try firstDifference(pair.0, pair.1, at: path.appending(String(index))) { return difference }
+        }
+        return nil
+    case let (.int(a), .int(b)): return a == b ? nil : "\(path): \(a) vs \(b)"
+    case let (.double(a), .double(b)): return a.bitPattern == b.bitPattern ? nil : "\(path): \(a) vs \(b)"
+    case let (.string(a), .string(b)): return a == b ? nil : "\(path): strings differ"
+    case let (.bool(a), .bool(b)): return a == b ? nil : "\(path): \(a) vs \(b)"
+    case (.null, .null): return nil
+    case let (.bytes(a), .bytes(b)): return a == b ? nil : "\(path): bytes differ"
+    case let (.tensor(a), .tensor(b)):
+        guard a.dtype == b.dtype, a.shape == b.shape else { return "\(path): \(a.dtype) \(a.shape) vs \(b.dtype) \(b.shape)" }
+        return try a.bytes() == b.bytes() ? nil : "\(path): tensor bytes differ"
+    default:
+        return "\(path): \(lhs.kindName) vs \(rhs.kindName)"
+    }
+}
