@@ -50,8 +50,18 @@ let package = Package(
             ]
         ),
 
+        // MARK: Tensors in checkpoints (the only module that knows both engines)
+        .target(
+            name: "CairnTensorCheckpoint",
+            dependencies: ["CairnTensor", "CairnCheckpoint", .product(name: "OrderedCollections", package: "swift-collections")]
+        ),
+
         // MARK: Umbrella and command-line tools
-        .target(name: "Cairn", dependencies: ["CairnTensor", "CairnNN", "CairnOptim", "CairnData", "CairnCheckpoint"]),
+        .target(
+            name: "Cairn",
+            dependencies: ["CairnTensor", "CairnNN", "CairnOptim", "CairnData", "CairnCheckpoint", "CairnTensorCheckpoint",
+                           .product(name: "OrderedCollections", package: "swift-collections")]
+        ),
         .executableTarget(
             name: "CairnCommand",
             dependencies: [

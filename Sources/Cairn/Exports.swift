@@ -4,3 +4,5 @@
 @_exported import CairnNN
 @_exported import CairnOptim
 @_exported import CairnTensor
+@_exported import CairnTensorCheckpoint
+@_exported import OrderedCollections
