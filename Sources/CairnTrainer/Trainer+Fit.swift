@@ -123,6 +123,7 @@ extension Trainer {
             try module.onBeforeZeroGrad(optimizer: optimizer)
             progress.zeroGrad.incrementStarted()
             optimizer.zeroGrad()
+            progress.zeroGrad.incrementProcessed()
             progress.zeroGrad.incrementCompleted()
         }
         let scaledLoss = accumulate == 1 ? loss : loss / Float(accumulate)
@@ -141,7 +142,10 @@ extension Trainer {
             case .value: GradientClipping.clipByValue(parameters, limit: limit)
             }
         }
+        progress.optimizerStep.incrementStarted()
         optimizer.step()
+        // Every counter moves, so the restart rule (rewind to processed) keeps whole steps.
+        progress.optimizerStep.incrementProcessed()
         progress.optimizerStep.incrementCompleted()
         progress.batchesThatStepped += 1
         return loss
