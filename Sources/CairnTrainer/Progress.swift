@@ -34,7 +34,7 @@ public struct ProgressCounters: Sendable, Equatable {
 }
 
 /// Counters over the whole run (`total`) and since the loop last reset (`current`).
-public struct Progress: Sendable, Equatable {
+public struct ProgressTracker: Sendable, Equatable {
     /// Since the trainer was created or restored.
     public var total = ProgressCounters()
     /// Since the current epoch (or evaluation run) began.
@@ -52,7 +52,7 @@ public struct Progress: Sendable, Equatable {
     /// completed (Lightning rewinds to `completed`; Cairn keeps the processed batch, whose step
     /// is in the checkpoint, so a checkpoint taken in an end hook resumes at the next batch).
     mutating func resetOnRestart() {
-        for counters in [\Progress.current, \Progress.total] {
+        for counters in [\ProgressTracker.current, \ProgressTracker.total] {
             let processed = self[keyPath: counters].processed
             self[keyPath: counters].ready = processed
             self[keyPath: counters].started = processed
@@ -76,23 +76,23 @@ public struct Progress: Sendable, Equatable {
 /// The progress of every loop, saved under `/loops` with Lightning's key names.
 public struct LoopProgress: Sendable, Equatable {
     /// Training epochs.
-    public var epoch = Progress()
+    public var epoch = ProgressTracker()
     /// Training batches.
-    public var trainBatch = Progress()
+    public var trainBatch = ProgressTracker()
     /// Optimizer steps (ready and completed only, as Lightning).
-    public var optimizerStep = Progress()
+    public var optimizerStep = ProgressTracker()
     /// Gradient clears.
-    public var zeroGrad = Progress()
+    public var zeroGrad = ProgressTracker()
     /// Optimizer steps taken (Lightning's `_batches_that_stepped`).
     public var batchesThatStepped = 0
     /// Validation batches during fit.
-    public var fitValidationBatch = Progress()
+    public var fitValidationBatch = ProgressTracker()
     /// Validation batches of `validate`.
-    public var validateBatch = Progress()
+    public var validateBatch = ProgressTracker()
     /// Test batches.
-    public var testBatch = Progress()
+    public var testBatch = ProgressTracker()
     /// Prediction batches.
-    public var predictBatch = Progress()
+    public var predictBatch = ProgressTracker()
 
     public init() {}
 
@@ -121,11 +121,11 @@ public struct LoopProgress: Sendable, Equatable {
     }
 
     init(_ loops: CheckpointValue) throws {
-        func progress(_ pointer: String) throws -> Progress {
+        func progress(_ pointer: String) throws -> ProgressTracker {
             guard let value = loops[pointer] else {
                 throw TrainerError.malformedCheckpoint(path: "/loops\(pointer)", reason: "missing")
             }
-            return try Progress(value, path: "/loops\(pointer)")
+            return try ProgressTracker(value, path: "/loops\(pointer)")
         }
         epoch = try progress("/fit_loop/epoch_progress")
         trainBatch = try progress("/fit_loop/epoch_loop.batch_progress")

@@ -12,7 +12,7 @@ extension Trainer {
         module.eval()
         metricPhase = .evaluation
         try loader.startEpoch(0)
-        try withProgress(for: stage) { $0.resetCurrent() }
+        withProgress(for: stage) { $0.resetCurrent() }
         if testing {
             for callback in callbacks { try callback.onTestStart(self, module) }
             try module.onTestStart()
@@ -27,7 +27,7 @@ extension Trainer {
         var batchIndex = 0
         while batchIndex < (limit ?? Int.max), let batch = loader.nextBatch() {
             currentBatchSize = batch.features.shape.first ?? 1
-            try withProgress(for: stage) { $0.incrementReady() }
+            withProgress(for: stage) { $0.incrementReady() }
             if testing {
                 for callback in callbacks { try callback.onTestBatchStart(self, module, batch: batch, batchIndex: batchIndex, dataloaderIndex: 0) }
                 try module.onTestBatchStart(batch: batch, batchIndex: batchIndex, dataloaderIndex: 0)
@@ -35,11 +35,11 @@ extension Trainer {
                 for callback in callbacks { try callback.onValidationBatchStart(self, module, batch: batch, batchIndex: batchIndex, dataloaderIndex: 0) }
                 try module.onValidationBatchStart(batch: batch, batchIndex: batchIndex, dataloaderIndex: 0)
             }
-            try withProgress(for: stage) { $0.incrementStarted() }
+            withProgress(for: stage) { $0.incrementStarted() }
             let output = try withNoGrad {
                 testing ? try module.testStep(batch, batchIndex: batchIndex) : try module.validationStep(batch, batchIndex: batchIndex)
             }
-            try withProgress(for: stage) { $0.incrementProcessed() }
+            withProgress(for: stage) { $0.incrementProcessed() }
             if testing {
                 for callback in callbacks {
                     try callback.onTestBatchEnd(self, module, outputs: output, batch: batch, batchIndex: batchIndex, dataloaderIndex: 0)
@@ -51,7 +51,7 @@ extension Trainer {
                 }
                 try module.onValidationBatchEnd(outputs: output, batch: batch, batchIndex: batchIndex, dataloaderIndex: 0)
             }
-            try withProgress(for: stage) { $0.incrementCompleted() }
+            withProgress(for: stage) { $0.incrementCompleted() }
             batchIndex += 1
         }
         if testing {
@@ -107,7 +107,7 @@ extension Trainer {
     }
 
     /// The batch counters of the loop running `stage` (fit's validation, validate's or test's).
-    private func withProgress(for stage: Stage, _ change: (inout Progress) -> Void) throws {
+    private func withProgress(for stage: Stage, _ change: (inout ProgressTracker) -> Void) {
         switch stage {
         case .test: change(&progress.testBatch)
         case .validate where self.stage == .fit: change(&progress.fitValidationBatch)

@@ -20,7 +20,7 @@ open class TrainingModule: Module, @unchecked Sendable {
     open func trainingStep(_ batch: Batch, batchIndex: Int) throws -> Tensor? {
         preconditionFailure("trainingStep: \(type(of: self)) does not override trainingStep(_:batchIndex:)")
     }
-    /// One validation batch (log metrics with ``log(_:_:batchSize:onStep:onEpoch:progressBar:)``).
+    /// One validation batch (log metrics with `log(_:_:)`).
     open func validationStep(_ batch: Batch, batchIndex: Int) throws -> Tensor? { nil }
     /// One test batch.
     open func testStep(_ batch: Batch, batchIndex: Int) throws -> Tensor? { nil }
@@ -45,7 +45,7 @@ open class TrainingModule: Module, @unchecked Sendable {
                                logStep: trainer.globalStep % trainer.options.logEveryNSteps == 0)
     }
 
-    /// Records a one-element tensor as a metric (see ``log(_:_:batchSize:onStep:onEpoch:progressBar:)``).
+    /// Records a one-element tensor as a metric (see `log(_:_:)`).
     public final func log(_ name: String, _ value: Tensor, batchSize: Int? = nil,
                           onStep: Bool? = nil, onEpoch: Bool? = nil, progressBar: Bool = false) {
         precondition(value.shape.reduce(1, *) == 1, "log(\(name)): expects one element, got shape \(value.shape)")
