@@ -29,25 +29,12 @@ public enum StateKeyArgument: Sendable, Equatable, ExpressibleByStringLiteral, E
         return "\(typeName)<\(pairs.joined(separator: ","))>"
     }
 
+    /// JSON string syntax from Foundation's encoder (slashes left as they are).
     static func quoted(_ text: String) -> String {
-        var out = "\""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case "\u{08}": out += "\\b"
-            case "\u{0C}": out += "\\f"
-            default:
-                if scalar.value < 0x20 {
-                    out += String(format: "\\u%04x", scalar.value)
-                } else {
-                    out.unicodeScalars.append(scalar)
-                }
-            }
-        }
-        return out + "\""
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.withoutEscapingSlashes]
+        // Encoding a String cannot fail; the fallback keeps the key readable regardless.
+        guard let data = try? encoder.encode(text), let json = String(data: data, encoding: .utf8) else { return "\"\(text)\"" }
+        return json
     }
 }
