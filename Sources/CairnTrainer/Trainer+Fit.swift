@@ -73,6 +73,9 @@ extension Trainer {
             guard batchIndex < batchCount, let batch = loader.nextBatch() else { return }
             let isLastBatch = batchIndex == batchCount - 1
             progress.trainBatch.incrementReady()
+            isTrainingStep = true
+            currentBatchSize = batch.features.shape.first ?? 1
+            defer { isTrainingStep = false }
             for callback in callbacks { try callback.onTrainBatchStart(self, module, batch: batch, batchIndex: batchIndex) }
             guard try module.onTrainBatchStart(batch: batch, batchIndex: batchIndex) else {
                 progress.trainBatch.incrementProcessed()
@@ -86,6 +89,7 @@ extension Trainer {
             }
             try module.onTrainBatchEnd(outputs: loss, batch: batch, batchIndex: batchIndex)
             progress.trainBatch.incrementCompleted()
+            isTrainingStep = false
             if shouldValidate(batchIndex: batchIndex, isLastBatch: isLastBatch), let validationLoader {
                 try runEvaluation(.validate, loader: validationLoader, limit: options.limitValBatches)
                 module.train()
@@ -112,9 +116,6 @@ extension Trainer {
         guard let optimizer else { preconditionFailure("fit: configureOptimizers did not run") }
         let accumulate = options.accumulateGradBatches
         let stepsNow = (batchIndex + 1) % accumulate == 0 || isLastBatch
-        isTrainingStep = true
-        currentBatchSize = batch.features.shape.first ?? 1
-        defer { isTrainingStep = false }
         guard let loss = try module.trainingStep(batch, batchIndex: batchIndex) else { return nil }
         if stepsNow { progress.optimizerStep.incrementReady() }
         if batchIndex % accumulate == 0 {

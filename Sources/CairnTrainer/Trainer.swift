@@ -118,19 +118,14 @@ public final class Trainer: @unchecked Sendable {
         self.callbacks = callbacks
         self.logger = logger
         rng = RandomGenerator(seed: options.seed ?? 0)
-        var owners: [String: Callback] = [:]
-        for callback in callbacks where try callback.stateDict() != nil {
+        var owners: [String: Int] = [:]
+        for (position, callback) in callbacks.enumerated() where try callback.stateDict() != nil {
             if let first = owners[callback.stateKey] {
-                throw TrainerError.duplicateStateKey(key: callback.stateKey, first: Self.describe(first),
-                                                     second: Self.describe(callback))
+                throw TrainerError.duplicateStateKey(key: callback.stateKey, first: "callbacks[\(first)] \(type(of: callbacks[first]))",
+                                                     second: "callbacks[\(position)] \(type(of: callback))")
             }
-            owners[callback.stateKey] = callback
+            owners[callback.stateKey] = position
         }
-    }
-
-    static func describe(_ callback: Callback) -> String {
-        let position = ObjectIdentifier(callback).hashValue
-        return "\(type(of: callback)) (stateKey \(callback.stateKey), instance \(String(position, radix: 16)))"
     }
 
     // MARK: Entry points

@@ -33,8 +33,8 @@ open class TrainingModule: Module, @unchecked Sendable {
 
     // MARK: Logging and hyper-parameters
 
-    /// Records a metric. `onStep` defaults to true in training and false elsewhere, `onEpoch`
-    /// to the opposite; epoch values are means weighted by `batchSize` (the batch's rows when nil).
+    /// Records a metric. `onStep` defaults to true within a training batch (its hooks and step)
+    /// and false elsewhere, `onEpoch` to the opposite, as Lightning; epoch values are means weighted by `batchSize` (the batch's rows when nil).
     public final func log(_ name: String, _ value: Double, batchSize: Int? = nil,
                           onStep: Bool? = nil, onEpoch: Bool? = nil, progressBar: Bool = false) {
         guard let trainer else { return }
@@ -42,7 +42,7 @@ open class TrainingModule: Module, @unchecked Sendable {
         trainer.metrics.record(name, value, batchSize: batchSize ?? trainer.currentBatchSize,
                                onStep: onStep ?? training, onEpoch: onEpoch ?? !training, progressBar: progressBar,
                                phase: trainer.metricPhase,
-                               logStep: trainer.globalStep % trainer.options.logEveryNSteps == 0)
+                               logStep: (trainer.progress.batchesThatStepped + 1) % trainer.options.logEveryNSteps == 0)
     }
 
     /// Records a one-element tensor as a metric (see `log(_:_:)`).

@@ -34,7 +34,8 @@ final class Stateless: Callback, @unchecked Sendable {}
             Issue.record("expected a duplicate state key error")
         } catch let TrainerError.duplicateStateKey(key, first, second) {
             #expect(key == #"Counter<"what":"epochs">"#)
-            #expect(first.contains("Counter") && second.contains("Counter") && first != second)
+            #expect(first == "callbacks[0] Counter")
+            #expect(second == "callbacks[2] Counter")
         }
     }
 
