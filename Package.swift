@@ -13,6 +13,7 @@ let package = Package(
         .library(name: "CairnNN", targets: ["CairnNN"]),
         .library(name: "CairnOptim", targets: ["CairnOptim"]),
         .library(name: "CairnData", targets: ["CairnData"]),
+        .library(name: "CairnTrainer", targets: ["CairnTrainer"]),
         .executable(name: "cairn", targets: ["CairnCommand"]),
         .executable(name: "ckpt-inspect", targets: ["CkptInspect"]),
     ],
@@ -56,11 +57,19 @@ let package = Package(
             dependencies: ["CairnTensor", "CairnCheckpoint", .product(name: "OrderedCollections", package: "swift-collections")]
         ),
 
+        // MARK: Trainer (Lightning's loops, callbacks and hooks over every engine)
+        .target(
+            name: "CairnTrainer",
+            dependencies: ["CairnTensor", "CairnNN", "CairnOptim", "CairnData", "CairnCheckpoint", "CairnTensorCheckpoint",
+                           .product(name: "Logging", package: "swift-log"),
+                           .product(name: "OrderedCollections", package: "swift-collections")]
+        ),
+
         // MARK: Umbrella and command-line tools
         .target(
             name: "Cairn",
             dependencies: ["CairnTensor", "CairnNN", "CairnOptim", "CairnData", "CairnCheckpoint", "CairnTensorCheckpoint",
-                           .product(name: "OrderedCollections", package: "swift-collections")]
+                           "CairnTrainer", .product(name: "OrderedCollections", package: "swift-collections")]
         ),
         .executableTarget(
             name: "CairnCommand",
@@ -95,6 +104,7 @@ let package = Package(
         .testTarget(name: "CairnDataTests", dependencies: ["CairnData"]),
         .testTarget(name: "CairnTests", dependencies: ["Cairn"]),
         .testTarget(name: "CairnCommandTests", dependencies: ["Cairn", "CairnCommand", "CairnTestSupport"]),
+        .testTarget(name: "CairnTrainerTests", dependencies: ["CairnTrainer"]),
         // Runs the built ckpt-inspect; the dependency makes `swift test` build it first.
         .testTarget(name: "CkptInspectTests", dependencies: ["CairnCheckpoint", "CkptInspect", "CairnTestSupport"]),
     ]

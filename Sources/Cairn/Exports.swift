@@ -5,4 +5,5 @@
 @_exported import CairnOptim
 @_exported import CairnTensor
 @_exported import CairnTensorCheckpoint
+@_exported import CairnTrainer
 @_exported import OrderedCollections

@@ -1,0 +1,145 @@
+import CairnCheckpoint
+import OrderedCollections
+
+/// Lightning's four progress counters of one loop level.
+public struct ProgressCounters: Sendable, Equatable {
+    /// Items fetched and about to start.
+    public var ready = 0
+    /// Items whose start hooks ran.
+    public var started = 0
+    /// Items whose work is done (step taken, hooks before the end hook run).
+    public var processed = 0
+    /// Items whose end hooks ran too.
+    public var completed = 0
+
+    public init() {}
+
+    var checkpointValue: CheckpointValue {
+        .dictionary(["ready": .int(Int64(ready)), "started": .int(Int64(started)),
+                     "processed": .int(Int64(processed)), "completed": .int(Int64(completed))])
+    }
+
+    init(_ value: CheckpointValue, path: String) throws {
+        func counter(_ name: String) throws -> Int {
+            guard case let .int(number)? = value[JSONPointer(tokens: [name])], number >= 0, number <= Int64(Int32.max) else {
+                throw TrainerError.malformedCheckpoint(path: "\(path)/\(name)", reason: "expected a non-negative int")
+            }
+            return Int(number)
+        }
+        ready = try counter("ready")
+        started = try counter("started")
+        processed = try counter("processed")
+        completed = try counter("completed")
+    }
+}
+
+/// Counters over the whole run (`total`) and since the loop last reset (`current`).
+public struct ProgressTracker: Sendable, Equatable {
+    /// Since the trainer was created or restored.
+    public var total = ProgressCounters()
+    /// Since the current epoch (or evaluation run) began.
+    public var current = ProgressCounters()
+
+    public init() {}
+
+    mutating func incrementReady() { total.ready += 1; current.ready += 1 }
+    mutating func incrementStarted() { total.started += 1; current.started += 1 }
+    mutating func incrementProcessed() { total.processed += 1; current.processed += 1 }
+    mutating func incrementCompleted() { total.completed += 1; current.completed += 1 }
+    mutating func resetCurrent() { current = ProgressCounters() }
+
+    /// On restart, anything begun but not processed is redone and a processed item counts as
+    /// completed (Lightning rewinds to `completed`; Cairn keeps the processed batch, whose step
+    /// is in the checkpoint, so a checkpoint taken in an end hook resumes at the next batch).
+    mutating func resetOnRestart() {
+        for counters in [\ProgressTracker.current, \ProgressTracker.total] {
+            let processed = self[keyPath: counters].processed
+            self[keyPath: counters].ready = processed
+            self[keyPath: counters].started = processed
+            self[keyPath: counters].completed = processed
+        }
+    }
+
+    var checkpointValue: CheckpointValue {
+        .dictionary(["total": total.checkpointValue, "current": current.checkpointValue])
+    }
+
+    init(_ value: CheckpointValue, path: String) throws {
+        guard let total = value["/total"], let current = value["/current"] else {
+            throw TrainerError.malformedCheckpoint(path: path, reason: "expected total and current counters")
+        }
+        self.total = try ProgressCounters(total, path: "\(path)/total")
+        self.current = try ProgressCounters(current, path: "\(path)/current")
+    }
+}
+
+/// The progress of every loop, saved under `/loops` with Lightning's key names.
+public struct LoopProgress: Sendable, Equatable {
+    /// Training epochs.
+    public var epoch = ProgressTracker()
+    /// Training batches.
+    public var trainBatch = ProgressTracker()
+    /// Optimizer steps (ready and completed only, as Lightning).
+    public var optimizerStep = ProgressTracker()
+    /// Gradient clears.
+    public var zeroGrad = ProgressTracker()
+    /// Optimizer steps taken (Lightning's `_batches_that_stepped`).
+    public var batchesThatStepped = 0
+    /// Validation batches during fit.
+    public var fitValidationBatch = ProgressTracker()
+    /// Validation batches of `validate`.
+    public var validateBatch = ProgressTracker()
+    /// Test batches.
+    public var testBatch = ProgressTracker()
+    /// Prediction batches.
+    public var predictBatch = ProgressTracker()
+
+    public init() {}
+
+    var checkpointValue: CheckpointValue {
+        .dictionary([
+            "fit_loop": .dictionary([
+                "epoch_progress": epoch.checkpointValue,
+                "epoch_loop.state_dict": .dictionary(["_batches_that_stepped": .int(Int64(batchesThatStepped))]),
+                "epoch_loop.batch_progress": trainBatch.checkpointValue,
+                "epoch_loop.automatic_optimization.optim_progress": .dictionary([
+                    "optimizer": .dictionary(["step": optimizerStep.checkpointValue, "zero_grad": zeroGrad.checkpointValue]),
+                ]),
+                "epoch_loop.val_loop.batch_progress": fitValidationBatch.checkpointValue,
+            ]),
+            "validate_loop": .dictionary(["batch_progress": validateBatch.checkpointValue]),
+            "test_loop": .dictionary(["batch_progress": testBatch.checkpointValue]),
+            "predict_loop": .dictionary(["batch_progress": predictBatch.checkpointValue]),
+        ])
+    }
+
+    mutating func resetOnRestart() {
+        for level in [\LoopProgress.epoch, \.trainBatch, \.optimizerStep, \.zeroGrad, \.fitValidationBatch,
+                      \.validateBatch, \.testBatch, \.predictBatch] {
+            self[keyPath: level].resetOnRestart()
+        }
+    }
+
+    init(_ loops: CheckpointValue) throws {
+        func progress(_ pointer: String) throws -> ProgressTracker {
+            guard let value = loops[pointer] else {
+                throw TrainerError.malformedCheckpoint(path: "/loops\(pointer)", reason: "missing")
+            }
+            return try ProgressTracker(value, path: "/loops\(pointer)")
+        }
+        epoch = try progress("/fit_loop/epoch_progress")
+        trainBatch = try progress("/fit_loop/epoch_loop.batch_progress")
+        optimizerStep = try progress("/fit_loop/epoch_loop.automatic_optimization.optim_progress/optimizer/step")
+        zeroGrad = try progress("/fit_loop/epoch_loop.automatic_optimization.optim_progress/optimizer/zero_grad")
+        fitValidationBatch = try progress("/fit_loop/epoch_loop.val_loop.batch_progress")
+        validateBatch = try progress("/validate_loop/batch_progress")
+        testBatch = try progress("/test_loop/batch_progress")
+        predictBatch = try progress("/predict_loop/batch_progress")
+        guard case let .int(stepped)? = loops["/fit_loop/epoch_loop.state_dict/_batches_that_stepped"], stepped >= 0,
+              stepped <= Int64(Int32.max) else {
+            throw TrainerError.malformedCheckpoint(path: "/loops/fit_loop/epoch_loop.state_dict/_batches_that_stepped",
+                                                   reason: "expected a non-negative int")
+        }
+        batchesThatStepped = Int(stepped)
+    }
+}

@@ -1,0 +1,168 @@
+import CairnCheckpoint
+import CairnNN
+import CairnTensor
+import CairnTensorCheckpoint
+import Foundation
+import OrderedCollections
+
+extension Trainer {
+    /// The whole training state as Lightning lays it out: `epoch`, `global_step`, `state_dict`,
+    /// `loops` (with the train loader's resume point), `optimizer_states`, `lr_schedulers`,
+    /// `callbacks/<stateKey>`, `hyper_parameters`, `datamodule` and `rng_states`; then each
+    /// callback's and the module's `onSaveCheckpoint` may add to it.
+    public func dumpCheckpoint() throws -> CheckpointValue {
+        guard let module else { preconditionFailure("dumpCheckpoint: no module is running; call it from a hook") }
+        var weights = OrderedDictionary<CheckpointKey, CheckpointValue>()
+        for (name, tensor) in module.stateDict() { weights[.string(name)] = .tensor(CheckpointTensor(tensor)) }
+        var loops = progress.checkpointValue
+        if let trainLoader, case var .dictionary(fitLoop)? = loops["/fit_loop"], case var .dictionary(root) = loops {
+            fitLoop["state_dict"] = .dictionary(["combined_loader": .list([CheckpointValue(trainLoader.stateDict())])])
+            root["fit_loop"] = .dictionary(fitLoop)
+            loops = .dictionary(root)
+        }
+        var callbackStates = OrderedDictionary<CheckpointKey, CheckpointValue>()
+        for callback in callbacks {
+            if let state = try callback.stateDict() { callbackStates[.string(callback.stateKey)] = state }
+        }
+        var tree: OrderedDictionary<CheckpointKey, CheckpointValue> = [
+            "epoch": .int(Int64(currentEpoch)),
+            "global_step": .int(Int64(globalStep)),
+            "state_dict": .dictionary(weights),
+            "loops": loops,
+            "optimizer_states": .list(optimizer.map { [CheckpointValue($0.stateDict())] } ?? []),
+            "lr_schedulers": .list([]),
+            "callbacks": .dictionary(callbackStates),
+        ]
+        if let hyperparameters = module.hyperparameters { tree["hyper_parameters"] = hyperparameters }
+        if let dataState = try dataModule?.stateDict() { tree["datamodule"] = dataState }
+        tree["rng_states"] = rngStates(of: module)
+        var checkpoint = CheckpointValue.dictionary(tree)
+        for callback in callbacks { try callback.onSaveCheckpoint(self, module, checkpoint: &checkpoint) }
+        try module.onSaveCheckpoint(checkpoint: &checkpoint)
+        return checkpoint
+    }
+
+    /// Saves ``dumpCheckpoint()`` to `url` (atomically replacing any file there).
+    public func saveCheckpoint(to url: URL) throws {
+        try Checkpoint.save(try dumpCheckpoint(), to: url)
+    }
+
+    /// What Lightning's default ModelCheckpoint keeps: the latest `epoch=E-step=S.ckpt`.
+    func saveAutomaticCheckpoint() throws {
+        let directory = URL(fileURLWithPath: options.defaultRootDir).appendingPathComponent("checkpoints")
+        do {
+            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        } catch {
+            throw TrainerError.checkpointFile(path: directory.path, reason: "cannot create the directory: \(error)")
+        }
+        let url = directory.appendingPathComponent("epoch=\(currentEpoch)-step=\(globalStep).ckpt")
+        try saveCheckpoint(to: url)
+        if let previous = lastCheckpointPath, previous != url { try? FileManager.default.removeItem(at: previous) }
+        lastCheckpointPath = url
+    }
+
+    /// `{"trainer": words, "dropout": {module path: words}}`; words are stored bit-for-bit as Int64.
+    private func rngStates(of module: TrainingModule) -> CheckpointValue {
+        func words(_ generator: RandomGenerator) -> CheckpointValue {
+            .list(generator.state.map { .int(Int64(bitPattern: $0)) })
+        }
+        var dropouts = OrderedDictionary<CheckpointKey, CheckpointValue>()
+        for (name, child) in module.namedModules() {
+            if let dropout = child as? Dropout { dropouts[.string(name)] = words(dropout.rng) }
+        }
+        return .dictionary(["trainer": words(rng), "dropout": .dictionary(dropouts)])
+    }
+
+    func loadCheckpointTree(_ url: URL) throws -> CheckpointValue {
+        try Checkpoint.load(url)
+    }
+
+    /// Lightning's `_restore_modules_and_callbacks`: the module's hook, its weights, hyper-parameters,
+    /// the data module, then each callback's hook and state by key (mismatches become warnings);
+    /// generators are restored here too so the model is whole before any step.
+    func restoreModulesAndCallbacks(from checkpoint: CheckpointValue, module: TrainingModule, data: DataModule) throws {
+        try module.onLoadCheckpoint(checkpoint: checkpoint)
+        guard case let .dictionary(savedWeights)? = checkpoint["/state_dict"] else {
+            throw TrainerError.malformedCheckpoint(path: "/state_dict", reason: "missing or not a dictionary")
+        }
+        var weights = OrderedDictionary<String, Tensor>()
+        for (key, value) in savedWeights {
+            guard case let .tensor(tensor) = value else {
+                throw TrainerError.malformedCheckpoint(path: "/state_dict/\(key)", reason: "expected a tensor")
+            }
+            weights[key.token] = try Tensor(tensor, name: "/state_dict/\(key)")
+        }
+        try module.loadStateDict(weights)
+        if let hyperparameters = checkpoint["/hyper_parameters"] { module.hyperparameters = hyperparameters }
+        if let dataState = checkpoint["/datamodule"] { try data.loadStateDict(dataState) }
+        for callback in callbacks { try callback.onLoadCheckpoint(self, module, checkpoint: checkpoint) }
+        try restoreCallbackStates(from: checkpoint)
+        try restoreGenerators(from: checkpoint, module: module)
+    }
+
+    private func restoreCallbackStates(from checkpoint: CheckpointValue) throws {
+        var saved = OrderedDictionary<String, CheckpointValue>()
+        if case let .dictionary(entries)? = checkpoint["/callbacks"] {
+            for (key, value) in entries { saved[key.token] = value }
+        }
+        var warnings: [CallbackStateWarning] = []
+        var claimed = Set<String>()
+        for callback in callbacks {
+            let key = callback.stateKey
+            if let state = saved[key] {
+                try callback.loadStateDict(state)
+                claimed.insert(key)
+            } else if try callback.stateDict() != nil {
+                warnings.append(CallbackStateWarning(kind: .callbackWithoutSavedState, stateKey: key))
+            }
+        }
+        for key in saved.keys where !claimed.contains(key) {
+            warnings.append(CallbackStateWarning(kind: .savedStateWithoutCallback, stateKey: key))
+        }
+        for warning in warnings { logger.warning("\(warning.description)") }
+        callbackStateWarnings = warnings
+    }
+
+    private func restoreGenerators(from checkpoint: CheckpointValue, module: TrainingModule) throws {
+        func generator(_ pointer: String) throws -> RandomGenerator? {
+            guard let value = checkpoint[pointer] else { return nil }
+            guard case let .list(items) = value else {
+                throw TrainerError.malformedCheckpoint(path: pointer, reason: "expected a list of four ints")
+            }
+            let words: [UInt64] = try items.map {
+                guard case let .int(word) = $0 else {
+                    throw TrainerError.malformedCheckpoint(path: pointer, reason: "expected a list of four ints")
+                }
+                return UInt64(bitPattern: word)
+            }
+            do {
+                return try RandomGenerator(state: words)
+            } catch {
+                throw TrainerError.malformedCheckpoint(path: pointer, reason: "\(error)")
+            }
+        }
+        if let trainerGenerator = try generator("/rng_states/trainer") { rng = trainerGenerator }
+        for (name, child) in module.namedModules() {
+            guard let dropout = child as? Dropout else { continue }
+            let pointer = JSONPointer(tokens: ["rng_states", "dropout", name])
+            if let restored = try generator(pointer.description) { dropout.rng = restored }
+        }
+    }
+
+    /// Lightning's `restore_training_state`: the optimizer, then the loops (counters rewound to
+    /// the last processed batch, so the next run continues at the very next batch).
+    func restoreTrainingState(from checkpoint: CheckpointValue, stage: Stage) throws {
+        guard stage == .fit else { return }
+        if let optimizer, let saved = checkpoint["/optimizer_states/0"] {
+            try optimizer.loadStateDict(try StateValue(saved, path: "/optimizer_states/0"))
+        }
+        guard let loops = checkpoint["/loops"] else { return }
+        var restored = try LoopProgress(loops)
+        restartingMidEpoch = restored.epoch.current.started > restored.epoch.current.processed
+        restored.resetOnRestart()
+        progress = restored
+        if let loaderState = checkpoint["/loops/fit_loop/state_dict/combined_loader/0"] {
+            pendingTrainLoaderState = try StateValue(loaderState, path: "/loops/fit_loop/state_dict/combined_loader/0")
+        }
+    }
+}

@@ -1,0 +1,216 @@
+import CairnCheckpoint
+import CairnData
+import CairnNN
+import CairnOptim
+import CairnTensor
+import Foundation
+import Logging
+
+/// Runs a ``TrainingModule`` over a ``DataModule``: fit, validate, test and predict, with
+/// Lightning's loops, hook order (see <doc:Hooks>) and checkpoints.
+public final class Trainer: @unchecked Sendable {
+    /// How training proceeds; names follow Lightning's Trainer arguments.
+    public struct Options: Sendable {
+        /// Stop after this many epochs (Lightning's default of 1000 when both limits are nil).
+        public var maxEpochs: Int?
+        /// Stop after this many optimizer steps.
+        public var maxSteps: Int?
+        /// Train batches per epoch (nil: all).
+        public var limitTrainBatches: Int?
+        /// Validation batches per run (nil: all; 0 disables validation).
+        public var limitValBatches: Int?
+        /// Validate every this many train batches within the epoch (nil: at the epoch's end).
+        public var valCheckInterval: Int?
+        /// Validate every this many epochs (nil with `valCheckInterval`: count batches across epochs).
+        public var checkValEveryNEpoch: Int?
+        /// Validation batches run before training, to catch bugs early.
+        public var numSanityValSteps: Int
+        /// Batches whose gradients are summed before each optimizer step.
+        public var accumulateGradBatches: Int
+        /// Clip gradients to this bound before each step (nil: no clipping).
+        public var gradientClipVal: Float?
+        /// How ``gradientClipVal`` applies.
+        public var gradientClipAlgorithm: GradientClipAlgorithm
+        /// Step metrics reach the logged metrics every this many optimizer steps.
+        public var logEveryNSteps: Int
+        /// Save `epoch=E-step=S.ckpt` under `defaultRootDir/checkpoints` at each train epoch end.
+        public var enableCheckpointing: Bool
+        /// Where automatic checkpoints go.
+        public var defaultRootDir: String
+        /// Seeds ``Trainer/rng`` (nil: seed 0).
+        public var seed: UInt64?
+
+        public init(maxEpochs: Int? = nil, maxSteps: Int? = nil, limitTrainBatches: Int? = nil,
+                    limitValBatches: Int? = nil, valCheckInterval: Int? = nil, checkValEveryNEpoch: Int? = 1,
+                    numSanityValSteps: Int = 2, accumulateGradBatches: Int = 1, gradientClipVal: Float? = nil,
+                    gradientClipAlgorithm: GradientClipAlgorithm = .norm, logEveryNSteps: Int = 50,
+                    enableCheckpointing: Bool = true, defaultRootDir: String = ".", seed: UInt64? = nil) {
+            precondition(accumulateGradBatches >= 1, "Trainer: accumulateGradBatches \(accumulateGradBatches) must be at least 1")
+            precondition(logEveryNSteps >= 1, "Trainer: logEveryNSteps \(logEveryNSteps) must be at least 1")
+            precondition(valCheckInterval.map { $0 >= 1 } ?? true, "Trainer: valCheckInterval must be at least 1")
+            precondition(checkValEveryNEpoch.map { $0 >= 1 } ?? true, "Trainer: checkValEveryNEpoch must be at least 1")
+            self.maxEpochs = maxEpochs
+            self.maxSteps = maxSteps
+            self.limitTrainBatches = limitTrainBatches
+            self.limitValBatches = limitValBatches
+            self.valCheckInterval = valCheckInterval
+            self.checkValEveryNEpoch = checkValEveryNEpoch
+            self.numSanityValSteps = numSanityValSteps
+            self.accumulateGradBatches = accumulateGradBatches
+            self.gradientClipVal = gradientClipVal
+            self.gradientClipAlgorithm = gradientClipAlgorithm
+            self.logEveryNSteps = logEveryNSteps
+            self.enableCheckpointing = enableCheckpointing
+            self.defaultRootDir = defaultRootDir
+            self.seed = seed
+        }
+    }
+
+    /// Gradient clipping by global norm or by value, as Lightning's `gradient_clip_algorithm`.
+    public enum GradientClipAlgorithm: String, Sendable { case norm, value }
+
+    /// The options given at creation.
+    public let options: Options
+    /// The callbacks, in the order their hooks run.
+    public let callbacks: [Callback]
+    /// Where warnings (such as unmatched callback states) are reported.
+    public var logger: Logger
+    /// Every loop's progress counters, saved under `/loops`.
+    public internal(set) var progress = LoopProgress()
+    /// What the module logged.
+    public internal(set) var metrics = LoggedMetrics()
+    /// A generator for the module's own randomness, saved under `/rng_states/trainer`.
+    public var rng: RandomGenerator
+    /// Set by a callback or the module to end fit after the current batch.
+    public var shouldStop = false
+    /// Mismatches between checkpoint and live callback states found by the last restore.
+    public internal(set) var callbackStateWarnings: [CallbackStateWarning] = []
+    /// The running entry point, or nil.
+    public internal(set) var stage: Stage?
+    /// Whether the sanity-check validation is running.
+    public internal(set) var isSanityChecking = false
+    /// The running module.
+    public internal(set) var module: TrainingModule?
+    /// The running data module.
+    public internal(set) var dataModule: DataModule?
+    /// The optimizer from `configureOptimizers`, during fit.
+    public internal(set) var optimizer: Optimizer?
+    /// The file of the last automatic checkpoint.
+    public internal(set) var lastCheckpointPath: URL?
+
+    var trainLoader: (any BatchLoader)?
+    var validationLoader: (any BatchLoader)?
+    var isTrainingStep = false
+    var metricPhase = MetricPhase.training
+    var currentBatchSize = 1
+    var restartingMidEpoch = false
+    var pendingTrainLoaderState: StateValue?
+
+    /// Epochs finished (Lightning's `current_epoch`).
+    public var currentEpoch: Int { progress.epoch.current.completed }
+    /// Optimizer steps taken (Lightning's `global_step`).
+    public var globalStep: Int { progress.optimizerStep.total.completed }
+
+    /// A trainer; throws ``TrainerError/duplicateStateKey(key:first:second:)`` when two
+    /// stateful callbacks would file their states under the same key.
+    public init(_ options: Options = Options(), callbacks: [Callback] = [], logger: Logger = Logger(label: "cairn.trainer")) throws {
+        self.options = options
+        self.callbacks = callbacks
+        self.logger = logger
+        rng = RandomGenerator(seed: options.seed ?? 0)
+        var owners: [String: Int] = [:]
+        for (position, callback) in callbacks.enumerated() where try callback.stateDict() != nil {
+            if let first = owners[callback.stateKey] {
+                throw TrainerError.duplicateStateKey(key: callback.stateKey, first: "callbacks[\(first)] \(type(of: callbacks[first]))",
+                                                     second: "callbacks[\(position)] \(type(of: callback))")
+            }
+            owners[callback.stateKey] = position
+        }
+    }
+
+    // MARK: Entry points
+
+    /// Trains `module` on `data`, validating as the options say; with `ckptPath`, first restores
+    /// everything saved there and continues at the very next batch.
+    public func fit(_ module: TrainingModule, data: DataModule, ckptPath: URL? = nil) throws {
+        try run(.fit, module, data, ckptPath: ckptPath) {
+            guard let loader = try data.trainLoader() else { throw TrainerError.missingLoader(stage: .fit, loader: "train") }
+            if let state = pendingTrainLoaderState { try loader.loadStateDict(state) }
+            pendingTrainLoaderState = nil
+            trainLoader = loader
+            validationLoader = try data.validationLoader()
+            try runSanityCheck()
+            try runFitLoop()
+        }
+    }
+
+    /// Runs one validation epoch and returns the epoch metrics.
+    @discardableResult
+    public func validate(_ module: TrainingModule, data: DataModule, ckptPath: URL? = nil) throws -> [String: Double] {
+        try run(.validate, module, data, ckptPath: ckptPath) {
+            guard let loader = try data.validationLoader() else { throw TrainerError.missingLoader(stage: .validate, loader: "validation") }
+            try runEvaluation(.validate, loader: loader, limit: options.limitValBatches)
+            return Dictionary(uniqueKeysWithValues: metrics.callbackMetrics.map { ($0.key, $0.value) })
+        }
+    }
+
+    /// Runs one test epoch and returns the epoch metrics.
+    @discardableResult
+    public func test(_ module: TrainingModule, data: DataModule, ckptPath: URL? = nil) throws -> [String: Double] {
+        try run(.test, module, data, ckptPath: ckptPath) {
+            guard let loader = try data.testLoader() else { throw TrainerError.missingLoader(stage: .test, loader: "test") }
+            try runEvaluation(.test, loader: loader, limit: nil)
+            return Dictionary(uniqueKeysWithValues: metrics.callbackMetrics.map { ($0.key, $0.value) })
+        }
+    }
+
+    /// The module's predictions for every prediction batch, in order.
+    public func predict(_ module: TrainingModule, data: DataModule, ckptPath: URL? = nil) throws -> [Tensor] {
+        try run(.predict, module, data, ckptPath: ckptPath) {
+            guard let loader = try data.predictLoader() else { throw TrainerError.missingLoader(stage: .predict, loader: "predict") }
+            return try runPrediction(loader: loader)
+        }
+    }
+
+    /// Lightning's `_run`: set-up hooks, restore, fit start, the stage, fit end, tear-down;
+    /// on failure `onException` for the callbacks then the data module, and the error is rethrown.
+    private func run<Result>(_ stage: Stage, _ module: TrainingModule, _ data: DataModule, ckptPath: URL?,
+                             _ body: () throws -> Result) throws -> Result {
+        self.stage = stage
+        self.module = module
+        dataModule = data
+        module.trainer = self
+        shouldStop = false
+        defer {
+            self.stage = nil
+            isTrainingStep = false
+            isSanityChecking = false
+        }
+        do {
+            try data.setup(stage: stage)
+            for callback in callbacks { try callback.setup(self, module, stage: stage) }
+            try module.setup(stage: stage)
+            let checkpoint = try ckptPath.map { try loadCheckpointTree($0) }
+            if let checkpoint { try restoreModulesAndCallbacks(from: checkpoint, module: module, data: data) }
+            if stage == .fit { optimizer = try module.configureOptimizers() }
+            if let checkpoint { try restoreTrainingState(from: checkpoint, stage: stage) }
+            if stage == .fit {
+                for callback in callbacks { try callback.onFitStart(self, module) }
+                try module.onFitStart()
+            }
+            let result = try body()
+            if stage == .fit {
+                for callback in callbacks { try callback.onFitEnd(self, module) }
+                try module.onFitEnd()
+            }
+            try data.teardown(stage: stage)
+            for callback in callbacks { try callback.teardown(self, module, stage: stage) }
+            try module.teardown(stage: stage)
+            return result
+        } catch {
+            for callback in callbacks { try callback.onException(self, module, error: error) }
+            try data.onException(error: error)
+            throw error
+        }
+    }
+}

@@ -1,0 +1,44 @@
+/// Why the trainer could not run or restore: names the callback, file or checkpoint path.
+public enum TrainerError: Error, Equatable, Sendable, CustomStringConvertible {
+    /// Two stateful callbacks share a state key, so their checkpoint states would collide.
+    case duplicateStateKey(key: String, first: String, second: String)
+    /// A checkpoint entry is absent or of the wrong kind.
+    case malformedCheckpoint(path: String, reason: String)
+    /// A checkpoint file could not be read or written.
+    case checkpointFile(path: String, reason: String)
+    /// The module or data module provides no loader for a stage that needs one.
+    case missingLoader(stage: Stage, loader: String)
+
+    public var description: String {
+        switch self {
+        case let .duplicateStateKey(key, first, second):
+            "callbacks \(first) and \(second) share the state key \(key); give one a distinct stateKey"
+        case let .malformedCheckpoint(path, reason): "checkpoint \(path): \(reason)"
+        case let .checkpointFile(path, reason): "checkpoint file \(path): \(reason)"
+        case let .missingLoader(stage, loader): "\(stage.rawValue): no \(loader) loader"
+        }
+    }
+}
+
+/// A checkpoint and the live callbacks disagreed on which states exist; reported, never dropped silently.
+public struct CallbackStateWarning: Sendable, Equatable, CustomStringConvertible {
+    /// What went wrong.
+    public enum Kind: Sendable, Equatable {
+        /// The checkpoint holds a state no live callback claims.
+        case savedStateWithoutCallback
+        /// A live stateful callback found no state in the checkpoint.
+        case callbackWithoutSavedState
+    }
+
+    /// What went wrong.
+    public var kind: Kind
+    /// The state key concerned.
+    public var stateKey: String
+
+    public var description: String {
+        switch kind {
+        case .savedStateWithoutCallback: "checkpoint holds state for callback \(stateKey) but no such callback is attached; the state is kept unused"
+        case .callbackWithoutSavedState: "callback \(stateKey) keeps state but the checkpoint has none for it; it starts fresh"
+        }
+    }
+}
