@@ -9,7 +9,7 @@ extension CheckpointReader {
     static func readTensorInfos(_ connection: SQLiteConnection, file: String, snapshotID: Int64) throws -> [CheckpointTensorInfo] {
         var chunksByNode: [Int64: [StoredChunk]] = [:]
         let chunkRows = try connection.prepare("""
-            SELECT tc.node_id, tc.chunk_index, c.id, length(c.data)
+            SELECT tc.node_id, tc.chunk_index, c.id, length(c.data), c.sha256
             FROM tensor_chunks AS tc LEFT JOIN chunks AS c ON c.id = tc.chunk_id
             WHERE tc.snapshot_id = ? ORDER BY tc.node_id, tc.chunk_index
             """)
@@ -24,7 +24,8 @@ extension CheckpointReader {
             if chunkRows.isNull(2) {
                 missing[nodeID] = missing[nodeID] ?? chunkIndex
             }
-            list.append(StoredChunk(rowID: chunkRows.int64(2), byteCount: Int(clamping: chunkRows.int64(3))))
+            list.append(StoredChunk(rowID: chunkRows.int64(2), byteCount: Int(clamping: chunkRows.int64(3)),
+                                   sha256: chunkRows.text(4) ?? ""))
             chunksByNode[nodeID] = list
         }
 

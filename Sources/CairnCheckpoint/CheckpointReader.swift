@@ -35,10 +35,12 @@ public struct CheckpointTensorInfo: Sendable {
     let chunks: [StoredChunk]
 }
 
-/// One chunk of a tensor: the `chunks` row holding it and its length.
+/// One chunk of a tensor: the `chunks` row holding it, its length and its hash.
 struct StoredChunk: Sendable {
     let rowID: Int64
     let byteCount: Int
+    /// The chunk's content address (lowercase hex SHA-256 of its bytes).
+    let sha256: String
 }
 
 /// An open checkpoint file: metadata and tensor index in memory, tensor bytes

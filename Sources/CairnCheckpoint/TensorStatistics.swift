@@ -1,3 +1,5 @@
+import Crypto
+
 /// Summary statistics of a tensor's finite elements, plus counts of NaN and ±Inf.
 public struct TensorStatistics: Sendable, Equatable {
     public var count = 0
@@ -100,12 +102,26 @@ public struct TensorComparison: Sendable, Equatable {
         }
     }
 
+    /// Folds in old elements whose new counterparts are known to be identical
+    /// (same chunk hash): they count, and they weigh in `‖old‖₂`, but never differ.
+    public mutating func addUnchanged(old: [Double]) {
+        elementCount += old.count
+        for a in old where a.isFinite { oldSquares += a * a }
+    }
+
     /// Compares two stored tensors of equal element count, streaming both.
+    ///
+    /// Where both are split into the same chunks, a chunk whose hash is the same
+    /// on both sides is read from the old file only (its elements still count in
+    /// ‖old‖₂); the new file's copy is never read.
     public static func of(old: CheckpointTensorInfo, in oldReader: CheckpointReader,
                           new: CheckpointTensorInfo, in newReader: CheckpointReader,
                           tolerance: TensorTolerance) throws -> TensorComparison {
         precondition(old.shape.reduce(1, *) == new.shape.reduce(1, *),
                      "TensorComparison.of: shapes \(old.shape) and \(new.shape) hold different element counts")
+        if old.dtype == new.dtype, haveAlignedChunks(old, new) {
+            return try chunkwise(old: old, in: oldReader, new: new, in: newReader, tolerance: tolerance)
+        }
         let oldStream = TensorElementStream(reader: oldReader, info: old)
         let newStream = TensorElementStream(reader: newReader, info: new)
         var comparison = TensorComparison()
@@ -117,6 +133,46 @@ public struct TensorComparison: Sendable, Equatable {
                 throw CheckpointError.corrupt(file: newReader.file, path: new.path.description, reason: "tensor ended early")
             }
             comparison.add(old: oldBlock, new: newBlock, tolerance: tolerance)
+        }
+    }
+}
+
+extension TensorComparison {
+    /// Same chunk sizes on both sides, each a whole number of elements.
+    static func haveAlignedChunks(_ old: CheckpointTensorInfo, _ new: CheckpointTensorInfo) -> Bool {
+        let width = old.dtype.byteWidth
+        return old.chunks.count == new.chunks.count
+            && zip(old.chunks, new.chunks).allSatisfy { $0.byteCount == $1.byteCount && $0.byteCount % width == 0 }
+    }
+
+    static func chunkwise(old: CheckpointTensorInfo, in oldReader: CheckpointReader,
+                          new: CheckpointTensorInfo, in newReader: CheckpointReader,
+                          tolerance: TensorTolerance) throws -> TensorComparison {
+        var comparison = TensorComparison()
+        for index in old.chunks.indices {
+            let oldElements = try verifiedElements(of: old, chunk: index, in: oldReader)
+            if old.chunks[index].sha256 == new.chunks[index].sha256 {
+                comparison.addUnchanged(old: oldElements)
+            } else {
+                comparison.add(old: oldElements, new: try verifiedElements(of: new, chunk: index, in: newReader),
+                               tolerance: tolerance)
+            }
+        }
+        return comparison
+    }
+
+    /// One chunk's elements, after checking its bytes against its content address.
+    static func verifiedElements(of info: CheckpointTensorInfo, chunk index: Int,
+                                 in reader: CheckpointReader) throws -> [Double] {
+        let bytes = try reader.chunkBytes(of: info, at: index)
+        let actual = hexString(SHA256.hash(data: bytes))
+        guard actual == info.chunks[index].sha256 else {
+            throw CheckpointError.checksumMismatch(file: reader.file, path: info.path.description,
+                                                   expected: info.chunks[index].sha256, actual: actual)
+        }
+        let width = info.dtype.byteWidth
+        return bytes.withUnsafeBytes { raw in
+            (0..<bytes.count / width).map { TensorElementDecoding.element(raw, at: $0 * width, dtype: info.dtype) }
         }
     }
 }

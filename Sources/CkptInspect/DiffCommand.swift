@@ -7,8 +7,8 @@ extension CkptInspect {
         static let configuration = CommandConfiguration(
             abstract: "Compare two checkpoints: structure, scalars, and tensors within tolerances.",
             discussion: """
-                Tensors with equal stored SHA-256 are skipped without reading them; others are \
-                streamed and compared element-wise with torch.isclose semantics: elements differ \
+                Tensors with equal stored SHA-256 are skipped without reading them; within the others, \
+                chunks with equal hashes are not read from B. The rest is streamed and compared element-wise with torch.isclose semantics: elements differ \
                 when |a - b| > atol + rtol·|b| (NaN differs from everything). \
                 Exit 0 when equal, 1 when different, 2 on error.
 
