@@ -203,9 +203,10 @@ public final class LinearLR: LRScheduler, @unchecked Sendable {
     }
 
     override public func loadOptionsState(_ saved: StateValue) throws {
-        startFactor = try saved.number("start_factor", path: "LinearLR")
-        endFactor = try saved.number("end_factor", path: "LinearLR")
+        let start = try saved.number("start_factor", path: "LinearLR"), end = try saved.number("end_factor", path: "LinearLR")
         totalIters = try saved.integer("total_iters", path: "LinearLR")
+        startFactor = start
+        endFactor = end
     }
 }
 
