@@ -122,7 +122,7 @@ func timeTorch(python: String, samples: Int, threads: Int) -> (threads: Int, tim
 }
 
 func describe(_ name: String, _ timings: EpochTimings) {
-    print("\(name.padding(toLength: 22, withPad: " ", startingAt: 0))"
+    print("\(name.padding(toLength: 30, withPad: " ", startingAt: 0))"
           + " epoch best \(String(format: "%7.2f", timings.best * 1e3)) ms, median \(String(format: "%7.2f", timings.median * 1e3)) ms"
           + " | \(String(format: "%7.1f", timings.microsecondsPerStep(timings.best))) µs/step best,"
           + " \(String(format: "%7.1f", timings.microsecondsPerStep(timings.median))) median"
@@ -150,7 +150,7 @@ for threads in [1, 0] {
         print("PyTorch (\(threads == 0 ? "default" : "1") threads): run failed")
         continue
     }
-    describe("PyTorch \(torch.version) \(torch.threads)t", torch.timings)
+    describe("PyTorch \(torch.version) \(torch.threads) thr", torch.timings)
     let ratio = cairn.microsecondsPerStep(cairn.median) / torch.timings.microsecondsPerStep(torch.timings.median)
     print("  ratio Cairn/PyTorch (\(torch.threads) thread\(torch.threads == 1 ? "" : "s"), median µs/step): \(String(format: "%.2f", ratio))"
           + (ratio < 1 ? " (Cairn faster)" : " (Cairn slower)"))
