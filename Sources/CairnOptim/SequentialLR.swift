@@ -74,7 +74,14 @@ public final class SequentialLR: LRScheduler, @unchecked Sendable {
         }
         let epoch = try saved.integer("last_epoch", path: path)
         let last = try saved.doubles("_last_lr", path: path, count: optimizer.paramGroups.count)
-        for (scheduler, child) in zip(schedulers, children) { try scheduler.loadStateDict(child) }
+        // A later child failing must not leave the earlier ones loaded: put them back.
+        let backups = schedulers.map { $0.stateDict() }
+        do {
+            for (scheduler, child) in zip(schedulers, children) { try scheduler.loadStateDict(child) }
+        } catch {
+            for (scheduler, backup) in zip(schedulers, backups) { try? scheduler.loadStateDict(backup) }
+            throw error
+        }
         lastEpoch = epoch
         lastLR = last
     }

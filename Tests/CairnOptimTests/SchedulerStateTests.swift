@@ -111,6 +111,21 @@ import Testing
         guard case var .dict(entries) = sequential.stateDict() else { Issue.record("state is not a dict"); return }
         entries["_milestones"] = .list([.int(4)])
         #expect(throws: StateValueError.self) { try sequential.loadStateDict(.dict(entries)) }
+
+        // A broken second child leaves the first one as it was.
+        for _ in 0..<2 { sequential.step() }
+        let before = sequential.stateDict()
+        guard case var .dict(broken) = before, case var .list(children) = broken["_schedulers"],
+              case var .dict(exponential) = children[1], case var .dict(linear) = children[0] else {
+            Issue.record("unexpected SequentialLR state layout"); return
+        }
+        linear["last_epoch"] = .int(0)
+        exponential["gamma"] = .string("steep")
+        children[0] = .dict(linear)
+        children[1] = .dict(exponential)
+        broken["_schedulers"] = .list(children)
+        #expect(throws: StateValueError.self) { try sequential.loadStateDict(.dict(broken)) }
+        #expect(sequential.stateDict() == before)
     }
 
     @Test func plateauReducesAfterPatienceAndRespectsTheFloor() {
