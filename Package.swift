@@ -91,6 +91,7 @@ let package = Package(
         .executableTarget(name: "MatmulBenchmark", dependencies: ["CairnTensor", "CCairnKernels"], path: "tools/MatmulBenchmark"),
         .executableTarget(name: "TensorBenchmark", dependencies: ["CairnTensor", "CCairnKernels"], path: "tools/TensorBenchmark"),
         .executableTarget(name: "CheckpointBenchmark", dependencies: ["CairnCheckpoint"], path: "tools/CheckpointBenchmark"),
+        .executableTarget(name: "MLPBenchmark", dependencies: ["CairnNN", "CairnOptim", "CairnData"], path: "tools/MLPBenchmark"),
         // Run by CairnCheckpointTests' crash test, which SIGKILLs it mid-save.
         .executableTarget(name: "CheckpointCrashWriter", dependencies: ["CairnCheckpoint"], path: "tools/CheckpointCrashWriter"),
 
