@@ -10,6 +10,7 @@ let package = Package(
         .library(name: "Cairn", targets: ["Cairn"]),
         .library(name: "CairnTensor", targets: ["CairnTensor"]),
         .library(name: "CairnCheckpoint", targets: ["CairnCheckpoint"]),
+        .library(name: "CairnInterop", targets: ["CairnInterop"]),
         .executable(name: "cairn", targets: ["CairnCommand"]),
     ],
     dependencies: [
@@ -17,6 +18,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/weichsel/ZIPFoundation", from: "0.9.20"),
     ],
     targets: [
         // MARK: Tensor engine
@@ -35,8 +37,18 @@ let package = Package(
             ]
         ),
 
+        // MARK: Interop with safetensors and PyTorch checkpoints
+        .target(
+            name: "CairnInterop",
+            dependencies: [
+                "CairnCheckpoint",
+                .product(name: "OrderedCollections", package: "swift-collections"),
+                .product(name: "ZIPFoundation", package: "ZIPFoundation"),
+            ]
+        ),
+
         // MARK: Umbrella and command-line tools
-        .target(name: "Cairn", dependencies: ["CairnTensor", "CairnCheckpoint"]),
+        .target(name: "Cairn", dependencies: ["CairnTensor", "CairnCheckpoint", "CairnInterop"]),
         .executableTarget(
             name: "CairnCommand",
             dependencies: [
@@ -55,5 +67,6 @@ let package = Package(
         // MARK: Tests
         .testTarget(name: "CairnTensorTests", dependencies: ["CairnTensor", "CCairnKernels"]),
         .testTarget(name: "CairnCheckpointTests", dependencies: ["CairnCheckpoint"]),
+        .testTarget(name: "CairnInteropTests", dependencies: ["CairnInterop", "CairnCheckpoint"]),
     ]
 )
