@@ -6,12 +6,19 @@
   roundtrip.py write-torch FILE             -> torch.save of a small nested checkpoint
 """
 import json
+import math
 import sys
+
+
+def finite_or_text(x):
+    """Strict JSON has no inf/nan; spell those as text."""
+    x = float(x)
+    return x if math.isfinite(x) else repr(x)
 
 
 def summarize_array(array):
     return {"dtype": str(array.dtype), "shape": list(array.shape),
-            "values": [float(x) for x in array.reshape(-1).tolist()]}
+            "values": [finite_or_text(x) for x in array.reshape(-1).tolist()]}
 
 
 def summarize_tree(value):
@@ -22,6 +29,8 @@ def summarize_tree(value):
         return {"dict": [[k, summarize_tree(v)] for k, v in value.items()]}
     if isinstance(value, (list, tuple)):
         return {"list": [summarize_tree(v) for v in value]}
+    if isinstance(value, float):
+        return {"leaf": finite_or_text(value)}
     return {"leaf": value}
 
 
