@@ -19,9 +19,22 @@ enum PythonInterop {
     }
 }
 
+extension Trait where Self == ConditionTrait {
+    /// Runs the test only where a Python with `safetensors` and `numpy` exists.
+    static var needsSafetensorsPython: Self {
+        .enabled(if: PythonInterop.safetensorsPython != nil,
+                 "no Python with safetensors and numpy: run tools/python-interop/ensure-venv.sh")
+    }
+
+    /// Runs the test only with `CAIRN_TORCH_TESTS=1` and a Python with torch.
+    static var needsTorchPython: Self {
+        .enabled(if: PythonInterop.torchPython != nil,
+                 "torch round trips need CAIRN_TORCH_TESTS=1 and a Python with torch (ensure-venv.sh installs it then)")
+    }
+}
+
 @Suite struct PythonSafetensorsRoundTripTests {
-    @Test(.enabled(if: PythonInterop.safetensorsPython != nil,
-                   "no Python with safetensors and numpy: run tools/python-interop/ensure-venv.sh"))
+    @Test(.needsSafetensorsPython)
     func cairnWrittenFileLoadsInPythonWithEqualValues() throws {
         let python = try #require(PythonInterop.safetensorsPython)
         let scratch = try ScratchDirectory()
@@ -43,8 +56,7 @@ enum PythonInterop {
         #expect(tensors["codes"]?["values"] as? [Double] == [-300, 300])
     }
 
-    @Test(.enabled(if: PythonInterop.safetensorsPython != nil,
-                   "no Python with safetensors and numpy: run tools/python-interop/ensure-venv.sh"))
+    @Test(.needsSafetensorsPython)
     func pythonWrittenFileImportsWithEqualValues() throws {
         let python = try #require(PythonInterop.safetensorsPython)
         let scratch = try ScratchDirectory()
@@ -66,8 +78,7 @@ enum PythonInterop {
 }
 
 @Suite struct PythonTorchRoundTripTests {
-    @Test(.enabled(if: PythonInterop.torchPython != nil,
-                   "torch round trips need CAIRN_TORCH_TESTS=1 and a Python with torch (ensure-venv.sh installs it then)"))
+    @Test(.needsTorchPython)
     func torchWrittenFileImportsWithEqualValues() throws {
         let python = try #require(PythonInterop.torchPython)
         let scratch = try ScratchDirectory()

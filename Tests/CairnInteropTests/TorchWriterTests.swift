@@ -74,8 +74,7 @@ func treeDifference(_ lhs: CheckpointValue, _ rhs: CheckpointValue?, at path: St
         #expect(try treeDifference(.double(0.1), back["/ratio"]) == nil)
     }
 
-    @Test(.enabled(if: PythonInterop.torchPython != nil,
-                   "torch round trips need CAIRN_TORCH_TESTS=1 and a Python with torch (ensure-venv.sh installs it then)"))
+    @Test(.needsTorchPython)
     func cairnWrittenCheckpointLoadsWithTorchWeightsOnly() throws {
         let python = try #require(PythonInterop.torchPython)
         let scratch = try ScratchDirectory()
