@@ -13,6 +13,9 @@ public enum TorchCheckpoint {
     public static let maximumDepth = 512
     /// Most tree nodes one file may expand to (shared objects count once per reference).
     public static let maximumNodes = 20_000_000
+    /// Most bytes a tensor view may expand to beyond its storage's own size
+    /// (views with zero or overlapping strides, e.g. from `expand`).
+    public static let maximumViewExpansionBytes = 256 << 20
 
     /// The content of the torch zip checkpoint at `url` as a tree: dicts with
     /// string or int keys, lists (tuples too), scalars and contiguous tensors.

@@ -93,6 +93,12 @@ extension Unpickler {
             }
         }
         let width = storage.dtype.byteWidth
+        // Zero or overlapping strides let a tiny storage claim a huge view; only
+        // allow views larger than their storage up to a fixed budget.
+        let (outputBytes, outputOverflow) = count.multipliedReportingOverflow(by: width)
+        guard !outputOverflow, outputBytes <= max(storage.bytes.count, TorchCheckpoint.maximumViewExpansionBytes) else {
+            throw InteropError.limitExceeded(file: file, reason: "storage '\(storage.key)': a view of size \(shape), stride \(strides) would expand its storage beyond \(TorchCheckpoint.maximumViewExpansionBytes) bytes")
+        }
         if count == 0 { return CheckpointTensor(dtype: storage.dtype, shape: shape, bytes: []) }
         guard lastIndex < storage.elementCount else {
             throw invalid("size \(shape), stride \(strides) and offset \(offset) reach element \(lastIndex) of a storage of \(storage.elementCount)")
