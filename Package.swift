@@ -14,6 +14,7 @@ let package = Package(
         .library(name: "CairnOptim", targets: ["CairnOptim"]),
         .library(name: "CairnData", targets: ["CairnData"]),
         .library(name: "CairnTrainer", targets: ["CairnTrainer"]),
+        .library(name: "CairnInterop", targets: ["CairnInterop"]),
         .executable(name: "cairn", targets: ["CairnCommand"]),
         .executable(name: "ckpt-inspect", targets: ["CkptInspect"]),
     ],
@@ -22,6 +23,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/weichsel/ZIPFoundation", from: "0.9.20"),
     ],
     targets: [
         // MARK: Tensor engine
@@ -51,6 +53,16 @@ let package = Package(
             ]
         ),
 
+        // MARK: Interop with safetensors and PyTorch checkpoints
+        .target(
+            name: "CairnInterop",
+            dependencies: [
+                "CairnCheckpoint",
+                .product(name: "OrderedCollections", package: "swift-collections"),
+                .product(name: "ZIPFoundation", package: "ZIPFoundation"),
+            ]
+        ),
+
         // MARK: Tensors in checkpoints (the only module that knows both engines)
         .target(
             name: "CairnTensorCheckpoint",
@@ -69,7 +81,7 @@ let package = Package(
         .target(
             name: "Cairn",
             dependencies: ["CairnTensor", "CairnNN", "CairnOptim", "CairnData", "CairnCheckpoint", "CairnTensorCheckpoint",
-                           "CairnTrainer", .product(name: "OrderedCollections", package: "swift-collections")]
+                           "CairnTrainer", "CairnInterop", .product(name: "OrderedCollections", package: "swift-collections")]
         ),
         .executableTarget(
             name: "CairnCommand",
@@ -108,5 +120,6 @@ let package = Package(
         .testTarget(name: "CairnTrainerTests", dependencies: ["CairnTrainer"]),
         // Runs the built ckpt-inspect; the dependency makes `swift test` build it first.
         .testTarget(name: "CkptInspectTests", dependencies: ["CairnCheckpoint", "CkptInspect", "CairnTestSupport"]),
+        .testTarget(name: "CairnInteropTests", dependencies: ["CairnInterop", "CairnCheckpoint"]),
     ]
 )

@@ -1,0 +1,140 @@
+import CairnCheckpoint
+
+extension Unpickler {
+    /// Applies an allow-listed global to its arguments (`REDUCE`, `NEWOBJ`).
+    /// Each handler builds data; none runs anything named by the file.
+    func call(_ callable: PickleObject, _ arguments: [PickleObject]) throws -> PickleObject {
+        guard case let .global(global) = callable else { throw fail("REDUCE on an object that is not an allowed global") }
+        switch global {
+        case .orderedDict, .counter:
+            let dict = PickleDict()
+            if let source = arguments.first {
+                switch source {
+                case let .dict(other): dict.entries = other.entries
+                case let .list(list): try appendPairsFromSequence(list.items, to: dict)
+                case let .tuple(items): try appendPairsFromSequence(items, to: dict)
+                default: throw fail("OrderedDict built from an unsupported object")
+                }
+            }
+            return .dict(dict)
+        case .rebuildTensorV2:
+            return .tensor(try rebuildTensor(arguments))
+        case .rebuildParameter:
+            guard let data = arguments.first, case .tensor = data else { throw fail("_rebuild_parameter without a tensor") }
+            return data
+        case .torchSize:
+            guard arguments.count == 1, case .tuple = arguments[0] else { throw fail("torch.Size needs one tuple") }
+            return arguments[0]
+        case .torchDevice:
+            guard case let .string(name)? = arguments.first else { throw fail("torch.device needs a name") }
+            if arguments.count > 1, case let .int(index) = arguments[1] { return .string("\(name):\(index)") }
+            return .string(name)
+        case .codecsEncode:
+            // Protocol 2 spells a bytes object as _codecs.encode(text, 'latin1').
+            guard case let .string(text)? = arguments.first else { throw fail("_codecs.encode needs a string") }
+            var result: [UInt8] = []
+            for scalar in text.unicodeScalars {
+                guard scalar.value < 256 else { throw fail("_codecs.encode of a character outside latin-1") }
+                result.append(UInt8(scalar.value))
+            }
+            return .bytes(result)
+        case .set, .frozenset:
+            let list = PickleList()
+            switch arguments.first {
+            case nil: break
+            case let .list(items)?: list.items = items.items
+            case let .tuple(items)?: list.items = items
+            default: throw fail("set built from an unsupported object")
+            }
+            return .list(list)
+        case .bytearray:
+            switch arguments.first {
+            case nil: return .bytes([])
+            case let .bytes(bytes)?: return .bytes(bytes)
+            default: throw fail("bytearray built from an unsupported object")
+            }
+        case let .typedStorage(dtype):
+            throw fail("torch.\(dtype.torchStorageName) called directly; storages come only from persistent ids")
+        }
+    }
+
+    func appendPairsFromSequence(_ items: [PickleObject], to dict: PickleDict) throws {
+        for item in items {
+            guard case let .tuple(pair) = item, pair.count == 2 else { throw fail("dict item is not a pair") }
+            dict.entries.append((pair[0], pair[1]))
+        }
+    }
+
+    /// `_rebuild_tensor_v2(storage, offset, size, stride, requires_grad, hooks, …)`
+    /// as a contiguous tensor, every element's index checked against the storage.
+    func rebuildTensor(_ arguments: [PickleObject]) throws -> CheckpointTensor {
+        guard arguments.count >= 4, case let .storage(storage) = arguments[0], case let .int(offset64) = arguments[1],
+              let shape = integers(arguments[2]), let strides = integers(arguments[3]) else {
+            throw fail("_rebuild_tensor_v2 needs (storage, offset, size, stride, …)")
+        }
+        func invalid(_ reason: String) -> InteropError {
+            .invalidTensor(file: file, reason: "storage '\(storage.key)': \(reason)")
+        }
+        guard shape.count == strides.count else { throw invalid("size \(shape) and stride \(strides) differ in rank") }
+        guard offset64 >= 0, offset64 <= Int64(storage.elementCount) else { throw invalid("storage offset \(offset64) is out of range") }
+        guard shape.allSatisfy({ $0 >= 0 }), strides.allSatisfy({ $0 >= 0 }) else { throw invalid("negative size or stride") }
+        let offset = Int(offset64)
+        var count = 1
+        var lastIndex = offset
+        for (size, stride) in zip(shape, strides) {
+            let (product, overflow) = count.multipliedReportingOverflow(by: size)
+            guard !overflow else { throw invalid("size \(shape) overflows") }
+            count = product
+            if size > 0 {
+                let (reach, reachOverflow) = (size - 1).multipliedReportingOverflow(by: stride)
+                let (sum, sumOverflow) = lastIndex.addingReportingOverflow(reach)
+                guard !reachOverflow, !sumOverflow else { throw invalid("stride \(strides) overflows") }
+                lastIndex = sum
+            }
+        }
+        let width = storage.dtype.byteWidth
+        // Zero or overlapping strides let a tiny storage claim a huge view; only
+        // allow views larger than their storage up to a fixed budget.
+        let (outputBytes, outputOverflow) = count.multipliedReportingOverflow(by: width)
+        guard !outputOverflow, outputBytes <= max(storage.bytes.count, TorchCheckpoint.maximumViewExpansionBytes) else {
+            throw InteropError.limitExceeded(file: file, reason: "storage '\(storage.key)': a view of size \(shape), stride \(strides) would expand its storage beyond \(TorchCheckpoint.maximumViewExpansionBytes) bytes")
+        }
+        if count == 0 { return CheckpointTensor(dtype: storage.dtype, shape: shape, bytes: []) }
+        guard lastIndex < storage.elementCount else {
+            throw invalid("size \(shape), stride \(strides) and offset \(offset) reach element \(lastIndex) of a storage of \(storage.elementCount)")
+        }
+        var contiguousStrides = [Int](repeating: 1, count: shape.count)
+        for axis in shape.indices.dropLast().reversed() { contiguousStrides[axis] = contiguousStrides[axis + 1] * shape[axis + 1] }
+        let isContiguous = zip(zip(shape, strides), contiguousStrides).allSatisfy { $0.0 <= 1 || $0.1 == $1 }
+        if isContiguous {
+            let start = offset * width
+            return CheckpointTensor(dtype: storage.dtype, shape: shape, bytes: Array(storage.bytes[start..<(start + count * width)]))
+        }
+        var output = [UInt8]()
+        output.reserveCapacity(count * width)
+        var index = [Int](repeating: 0, count: shape.count)
+        for _ in 0..<count {
+            var element = offset
+            for axis in shape.indices { element += index[axis] * strides[axis] }
+            output += storage.bytes[(element * width)..<((element + 1) * width)]
+            var axis = shape.count - 1
+            while axis >= 0 {
+                index[axis] += 1
+                if index[axis] < shape[axis] { break }
+                index[axis] = 0
+                axis -= 1
+            }
+        }
+        return CheckpointTensor(dtype: storage.dtype, shape: shape, bytes: output)
+    }
+
+    func integers(_ object: PickleObject) -> [Int]? {
+        guard case let .tuple(items) = object else { return nil }
+        var result: [Int] = []
+        for item in items {
+            guard case let .int(value) = item, let converted = Int(exactly: value) else { return nil }
+            result.append(converted)
+        }
+        return result
+    }
+}

@@ -1,0 +1,81 @@
+import CairnCheckpoint
+import Foundation
+
+/// A fresh directory under the system temporary folder, removed by `cleanUp`.
+struct ScratchDirectory {
+    let url: URL
+
+    init() throws {
+        url = FileManager.default.temporaryDirectory.appendingPathComponent("cairn-interop-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+    }
+
+    func file(_ name: String) -> URL { url.appendingPathComponent(name) }
+
+    func cleanUp() { try? FileManager.default.removeItem(at: url) }
+}
+
+/// The repository's `Fixtures/lightning/<name>`.
+func lightningFixture(_ name: String) -> URL {
+    URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .appendingPathComponent("../../Fixtures/lightning/\(name)").standardized
+}
+
+/// A tensor's elements widened to `Double`, for comparing against JSON dumps.
+func doubles(_ tensor: CheckpointTensor) throws -> [Double] {
+    let bytes = try tensor.bytes()
+    let width = tensor.dtype.byteWidth
+    return (0..<tensor.elementCount).map { index in
+        bytes.withUnsafeBytes { raw -> Double in
+            let offset = index * width
+            switch tensor.dtype {
+            case .f32: return Double(raw.loadUnaligned(fromByteOffset: offset, as: Float.self))
+            case .f64: return raw.loadUnaligned(fromByteOffset: offset, as: Double.self)
+            case .f16: return Double(halfToFloat(raw.loadUnaligned(fromByteOffset: offset, as: UInt16.self)))
+            case .bf16: return Double(Float(bitPattern: UInt32(raw.loadUnaligned(fromByteOffset: offset, as: UInt16.self)) << 16))
+            case .i64: return Double(raw.loadUnaligned(fromByteOffset: offset, as: Int64.self))
+            case .i32: return Double(raw.loadUnaligned(fromByteOffset: offset, as: Int32.self))
+            case .i16: return Double(raw.loadUnaligned(fromByteOffset: offset, as: Int16.self))
+            case .i8: return Double(raw.loadUnaligned(fromByteOffset: offset, as: Int8.self))
+            case .u8, .bool: return Double(raw[offset])
+            }
+        }
+    }
+}
+
+/// IEEE half to float, by hand so the tests do not rely on `Float16` availability.
+func halfToFloat(_ bits: UInt16) -> Float {
+    let sign: Float = bits & 0x8000 != 0 ? -1 : 1
+    let exponent = Int((bits >> 10) & 0x1F), mantissa = Float(bits & 0x3FF)
+    if exponent == 0 { return sign * mantissa * powf(2, -24) }
+    if exponent == 31 { return mantissa == 0 ? sign * .infinity : .nan }
+    return sign * (1 + mantissa / 1024) * powf(2, Float(exponent - 15))
+}
+
+/// Whether `python3` with `module` importable runs here; the path of its interpreter if so.
+func pythonWith(_ modules: [String]) -> String? {
+    var candidates: [String] = []
+    if let cache = ProcessInfo.processInfo.environment["CAIRN_PYTHON"] { candidates.append(cache) }
+    let cacheHome = ProcessInfo.processInfo.environment["XDG_CACHE_HOME"]
+        ?? (ProcessInfo.processInfo.environment["HOME"].map { "\($0)/.cache" } ?? "/tmp")
+    candidates += ["\(cacheHome)/cairn/venv/bin/python", "/work/venv-torch/bin/python", "/usr/bin/python3"]
+    for candidate in candidates where FileManager.default.isExecutableFile(atPath: candidate) {
+        let imports = modules.map { "import \($0)" }.joined(separator: "; ")
+        if (try? runProcess(candidate, ["-c", imports]))?.status == 0 { return candidate }
+    }
+    return nil
+}
+
+/// Runs a program to completion; returns its exit status and standard output.
+func runProcess(_ executable: String, _ arguments: [String]) throws -> (status: Int32, output: String) {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: executable)
+    process.arguments = arguments
+    let pipe = Pipe()
+    process.standardOutput = pipe
+    process.standardError = pipe
+    try process.run()
+    let data = pipe.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+}

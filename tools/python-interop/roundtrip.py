@@ -1,0 +1,72 @@
+"""Python side of Cairn's interop round-trip tests.
+
+  roundtrip.py summarize-safetensors FILE   -> JSON {name: {dtype, shape, values}} and metadata
+  roundtrip.py write-safetensors FILE       -> writes known tensors with the safetensors package
+  roundtrip.py summarize-torch FILE         -> torch.load(weights_only=True), summarized as JSON
+  roundtrip.py write-torch FILE             -> torch.save of a small nested checkpoint
+"""
+import json
+import math
+import sys
+
+
+def finite_or_text(x):
+    """Strict JSON has no inf/nan; spell those as text."""
+    x = float(x)
+    return x if math.isfinite(x) else repr(x)
+
+
+def summarize_array(array):
+    return {"dtype": str(array.dtype), "shape": list(array.shape),
+            "values": [finite_or_text(x) for x in array.reshape(-1).tolist()]}
+
+
+def summarize_tree(value):
+    import torch
+    if isinstance(value, torch.Tensor):
+        return {"tensor": summarize_array(value.detach().to(torch.float64).numpy()) | {"dtype": str(value.dtype)}}
+    if isinstance(value, dict):
+        return {"dict": [[k, summarize_tree(v)] for k, v in value.items()]}
+    if isinstance(value, (list, tuple)):
+        return {"list": [summarize_tree(v) for v in value]}
+    if isinstance(value, float):
+        return {"leaf": finite_or_text(value)}
+    return {"leaf": value}
+
+
+def main():
+    command, path = sys.argv[1], sys.argv[2]
+    if command == "summarize-safetensors":
+        from safetensors import safe_open
+        from safetensors.numpy import load_file
+        with safe_open(path, framework="numpy") as handle:
+            metadata = handle.metadata() or {}
+        tensors = load_file(path)
+        print(json.dumps({"metadata": metadata, "tensors": {k: summarize_array(v) for k, v in tensors.items()}}))
+    elif command == "write-safetensors":
+        import numpy as np
+        from safetensors.numpy import save_file
+        save_file({
+            "layer.weight": np.arange(12, dtype=np.float32).reshape(3, 4) / 8,
+            "layer.bias": np.array([-1.5, 2.25], dtype=np.float64),
+            "steps": np.array(7, dtype=np.int64),
+            "mask": np.array([True, False, True]),
+            "half": np.array([0.5, -2.0], dtype=np.float16),
+            "small": np.array([-3, 4], dtype=np.int8),
+        }, path, metadata={"producer": "python"})
+    elif command == "summarize-torch":
+        import torch
+        print(json.dumps(summarize_tree(torch.load(path, weights_only=True))))
+    elif command == "write-torch":
+        import collections
+        import torch
+        weight = torch.arange(6, dtype=torch.float32).reshape(2, 3)
+        state = collections.OrderedDict([("w", weight), ("w_t", weight.t()), ("row", weight[1])])
+        torch.save({"epoch": 2, "state_dict": state, "optimizer_states": [{"state": {0: {"step": torch.tensor(3.0)}}}],
+                    "bf16": torch.tensor([1.0, -2.0], dtype=torch.bfloat16), "flag": True, "name": "torch"}, path)
+    else:
+        sys.exit(f"unknown command {command}")
+
+
+if __name__ == "__main__":
+    main()
