@@ -1,3 +1,4 @@
+import CairnCheckpoint
 import Foundation
 
 /// A JSON document with keys in insertion order, so output is stable for scripts.
@@ -29,7 +30,7 @@ enum JSONValue: Equatable {
         case let .bool(value): output += value ? "true" : "false"
         case let .int(value): output += String(value)
         case let .double(value): output += Self.number(value)
-        case let .string(value): output += Self.quoted(value)
+        case let .string(value): output += JSONText.quoted(value)
         case let .array(items):
             writeContainer(items.map { (nil, $0) }, open: "[", close: "]", to: &output, indent: indent)
         case let .object(entries):
@@ -45,7 +46,7 @@ enum JSONValue: Equatable {
         for (index, (key, value)) in items.enumerated() {
             if index > 0 { output += flat && indent != nil ? ", " : "," }
             if !flat, let indent { output += "\n" + String(repeating: " ", count: indent + 2) }
-            if let key { output += Self.quoted(key) + (indent == nil ? ":" : ": ") }
+            if let key { output += JSONText.quoted(key) + (indent == nil ? ":" : ": ") }
             value.write(to: &output, indent: flat ? nil : indent.map { $0 + 2 })
         }
         if !flat, let indent { output += "\n" + String(repeating: " ", count: indent) }
@@ -66,19 +67,4 @@ enum JSONValue: Equatable {
         return "\(value)"
     }
 
-    static func quoted(_ text: String) -> String {
-        var result = "\""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": result += "\\\""
-            case "\\": result += "\\\\"
-            case "\n": result += "\\n"
-            case "\r": result += "\\r"
-            case "\t": result += "\\t"
-            case _ where scalar.value < 0x20: result += String(format: "\\u%04x", scalar.value)
-            default: result.unicodeScalars.append(scalar)
-            }
-        }
-        return result + "\""
-    }
 }

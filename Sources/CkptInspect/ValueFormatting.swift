@@ -42,7 +42,7 @@ extension CheckpointValue {
         case let .list(items): return "list (\(items.count) items)"
         case let .int(value): return String(value)
         case let .double(value): return "\(value)"
-        case let .string(value): return JSONValue.quoted(value)
+        case let .string(value): return JSONText.quoted(value)
         case let .bool(value): return value ? "true" : "false"
         case .null: return "null"
         case let .bytes(value): return "bytes (\(value.count))"
