@@ -120,6 +120,6 @@ let package = Package(
         .testTarget(name: "CairnTrainerTests", dependencies: ["CairnTrainer"]),
         // Runs the built ckpt-inspect; the dependency makes `swift test` build it first.
         .testTarget(name: "CkptInspectTests", dependencies: ["CairnCheckpoint", "CkptInspect", "CairnTestSupport"]),
-        .testTarget(name: "CairnInteropTests", dependencies: ["CairnInterop", "CairnCheckpoint"]),
+        .testTarget(name: "CairnInteropTests", dependencies: ["CairnInterop", "CairnCheckpoint", "CairnTestSupport"]),
     ]
 )

@@ -1,20 +1,6 @@
 import Foundation
 @testable import CairnCheckpoint
 
-/// A fresh directory under the system temporary folder, removed by `cleanUp`.
-struct ScratchDirectory {
-    let url: URL
-
-    init() throws {
-        url = FileManager.default.temporaryDirectory.appendingPathComponent("cairn-ckpt-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-    }
-
-    func file(_ name: String) -> URL { url.appendingPathComponent(name) }
-
-    func cleanUp() { try? FileManager.default.removeItem(at: url) }
-}
-
 /// Deterministic bytes so a failing comparison is reproducible.
 func patternBytes(_ count: Int, seed: UInt8) -> [UInt8] {
     (0..<count).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ Int(seed) &* 7 &+ ($0 >> 8)) }

@@ -1,4 +1,5 @@
 import CairnCheckpoint
+import CairnTestSupport
 import Foundation
 import Testing
 @testable import CairnInterop

@@ -1,20 +1,6 @@
 import CairnCheckpoint
 import Foundation
 
-/// A fresh directory under the system temporary folder, removed by `cleanUp`.
-struct ScratchDirectory {
-    let url: URL
-
-    init() throws {
-        url = FileManager.default.temporaryDirectory.appendingPathComponent("cairn-interop-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-    }
-
-    func file(_ name: String) -> URL { url.appendingPathComponent(name) }
-
-    func cleanUp() { try? FileManager.default.removeItem(at: url) }
-}
-
 /// The repository's `Fixtures/lightning/<name>`.
 func lightningFixture(_ name: String) -> URL {
     URL(fileURLWithPath: #filePath).deletingLastPathComponent()
