@@ -209,7 +209,7 @@ func timeSaves(_ count: Int, _ save: () throws -> Void) -> [Double] {
 func describe(_ label: String, _ milliseconds: [Double], against baseline: Double? = nil) {
     let middle = median(milliseconds)
     let ratio = baseline.map { "  (\(format(middle / $0)) × raw)" } ?? ""
-    print("  \(label.padding(toLength: 40, withPad: " ", startingAt: 0))median \(format(middle, 3)) ms  best \(format(milliseconds.min()!, 3)) ms\(ratio)")
+    print("  \(label.padding(toLength: 44, withPad: " ", startingAt: 0))median \(format(middle, 3)) ms  best \(format(milliseconds.min()!, 3)) ms\(ratio)")
 }
 
 let digits: CSVDataset
@@ -250,11 +250,16 @@ for _ in 0..<(savesToTime / 5) {
     checkpointSaves += timeSaves(5) { try Checkpoint.save(digitsTree, to: checkpointURL) }
     dumps += timeSaves(5) { _ = try digitsTrainer.dumpCheckpoint() }
 }
+// What the disk alone would charge for a file holding just the state (weights, Adam's moments):
+// the floor for a format whose file is no larger than what it stores.
+let logicalBytes = Array(rawBytes.prefix(3 * stateBytes))
+let logicalRawSaves = timeSaves(savesToTime) { rawDurableWrite(logicalBytes, to: rawURL) }
 let rawMedian = median(rawSaves)
 describe("raw write + fsync(file) + fsync(dir)", rawSaves)
+describe("raw durable write of \(logicalBytes.count / 1024) KiB (state only)", logicalRawSaves)
 describe("Trainer.saveCheckpoint(to:)", trainerSaves, against: rawMedian)
 describe("Checkpoint.save of the dumped tree", checkpointSaves, against: rawMedian)
-describe("  of which Trainer.dumpCheckpoint()", dumps)
+describe("Trainer.dumpCheckpoint() alone", dumps)
 
 // The same save where fsync costs nothing (tmpfs), to split SQLite's work from the disk's.
 let memoryDirectory = URL(fileURLWithPath: "/dev/shm/cairn-trainer-benchmark-\(getpid())")
