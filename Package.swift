@@ -104,6 +104,7 @@ let package = Package(
         .executableTarget(name: "TensorBenchmark", dependencies: ["CairnTensor", "CCairnKernels"], path: "tools/TensorBenchmark"),
         .executableTarget(name: "CheckpointBenchmark", dependencies: ["CairnCheckpoint"], path: "tools/CheckpointBenchmark"),
         .executableTarget(name: "MLPBenchmark", dependencies: ["CairnNN", "CairnOptim", "CairnData"], path: "tools/MLPBenchmark"),
+        .executableTarget(name: "TrainerBenchmark", dependencies: ["CairnTrainer", "CairnCheckpoint", "CairnNN", "CairnOptim", "CairnData", "CairnTensor"], path: "tools/TrainerBenchmark"),
         // Run by CairnCheckpointTests' crash test, which SIGKILLs it mid-save.
         .executableTarget(name: "CheckpointCrashWriter", dependencies: ["CairnCheckpoint"], path: "tools/CheckpointCrashWriter"),
 
