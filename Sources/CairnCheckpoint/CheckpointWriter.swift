@@ -67,8 +67,9 @@ struct CheckpointWriter {
         // page_size only takes effect before the first table exists. No journal
         // and no SQLite syncs: the file is private until renamed, and
         // AtomicReplacement fsyncs it once at the end.
+        let tensorBytes = tree.tensors().reduce(0) { $0 &+ $1.tensor.byteCount }
         try connection.execute("""
-            PRAGMA page_size=\(CheckpointSchema.pageSize);
+            PRAGMA page_size=\(CheckpointSchema.pageSize(forTensorBytes: tensorBytes));
             PRAGMA journal_mode=OFF;
             PRAGMA synchronous=OFF;
             PRAGMA secure_delete=OFF;

@@ -57,6 +57,16 @@ public struct JSONPointer: Hashable, Sendable, CustomStringConvertible, Expressi
 
     /// The escaped textual form.
     public var description: String {
-        tokens.map { "/" + $0.replacingOccurrences(of: "~", with: "~0").replacingOccurrences(of: "/", with: "~1") }.joined()
+        var text = ""
+        for token in tokens {
+            text += "/"
+            // Escaping is rare; checking first keeps saves of many small nodes cheap.
+            if token.utf8.contains(where: { $0 == UInt8(ascii: "~") || $0 == UInt8(ascii: "/") }) {
+                text += token.replacingOccurrences(of: "~", with: "~0").replacingOccurrences(of: "/", with: "~1")
+            } else {
+                text += token
+            }
+        }
+        return text
     }
 }

@@ -86,11 +86,7 @@ import Testing
         let scratch = try ScratchDirectory()
         defer { scratch.cleanUp() }
         let url = try makeValidFile(in: scratch)
-        var data = try Data(contentsOf: url)
-        let needle = Data(weightBytes[6000..<6064])
-        let found = try #require(data.range(of: needle))
-        data[found.lowerBound + 10] ^= 0x04
-        try data.write(to: url)
+        #expect(try damage(url, where: Data(weightBytes[6000..<6064]), atOffset: 10) >= 1)
         expectFailure(url) { error in
             guard case let .checksumMismatch(_, path, _, _) = error else { return false }
             return path == "/state_dict/layer.weight"
@@ -184,10 +180,7 @@ import Testing
         try Checkpoint.save(.dictionary(["good": .tensor(.init(dtype: .u8, shape: [9000], bytes: good)),
                                          "bad": .tensor(.init(dtype: .u8, shape: [9000], bytes: damaged))]),
                             to: url, options: CheckpointSaveOptions(chunkSize: 2048))
-        var data = try Data(contentsOf: url)
-        let found = try #require(data.range(of: Data(damaged[4000..<4064])))
-        data[found.lowerBound] ^= 0x80
-        try data.write(to: url)
+        #expect(try damage(url, where: Data(damaged[4000..<4064]), mask: 0x80) >= 1)
 
         let reader = try Checkpoint.open(url)
         let tree = try reader.tree()

@@ -124,3 +124,20 @@ import Testing
         #expect(try FileManager.default.contentsOfDirectory(atPath: scratch.url.path) == ["run.ckpt"])
     }
 }
+
+/// Small states get small pages, large ones the pages big chunks stream through.
+@Test func pageSizeFollowsTheAmountOfTensorData() throws {
+    let scratch = try ScratchDirectory()
+    defer { scratch.cleanUp() }
+    func pageSize(ofStateWith bytes: Int) throws -> Int64 {
+        let url = scratch.file("state-\(bytes).ckpt")
+        try Checkpoint.save(.dictionary(["w": .tensor(CheckpointTensor(dtype: .u8, shape: [bytes], bytes: [UInt8](repeating: 1, count: bytes)))]), to: url)
+        let connection = try SQLiteConnection(file: url.path, mode: .readOnly)
+        defer { try? connection.close() }
+        let statement = try connection.prepare("PRAGMA page_size")
+        _ = try statement.step()
+        return statement.int64(0)
+    }
+    #expect(try pageSize(ofStateWith: 120 << 10) == 4096)
+    #expect(try pageSize(ofStateWith: 9 << 20) == 65536)
+}

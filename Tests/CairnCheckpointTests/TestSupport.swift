@@ -2,8 +2,15 @@ import Foundation
 @testable import CairnCheckpoint
 
 /// Deterministic bytes so a failing comparison is reproducible.
+///
+/// A 64-bit LCG's high byte: unlike an arithmetic pattern, no 64-byte window
+/// repeats, so tests can find a tensor's bytes in the file to damage them.
 func patternBytes(_ count: Int, seed: UInt8) -> [UInt8] {
-    (0..<count).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ Int(seed) &* 7 &+ ($0 >> 8)) }
+    var state = UInt64(seed) &+ 0x9E37_79B9_7F4A_7C15
+    return (0..<count).map { _ in
+        state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+        return UInt8(truncatingIfNeeded: state >> 56)
+    }
 }
 
 /// Compares two trees, reading tensor bytes; returns the first difference.
