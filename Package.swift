@@ -95,6 +95,7 @@ let package = Package(
             name: "CkptInspect",
             dependencies: [
                 "CairnCheckpoint",
+                "CairnInterop",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -120,7 +121,7 @@ let package = Package(
         .testTarget(name: "CairnCommandTests", dependencies: ["Cairn", "CairnCommand", "CairnTestSupport"]),
         .testTarget(name: "CairnTrainerTests", dependencies: ["CairnTrainer"]),
         // Runs the built ckpt-inspect; the dependency makes `swift test` build it first.
-        .testTarget(name: "CkptInspectTests", dependencies: ["CairnCheckpoint", "CkptInspect", "CairnTestSupport"]),
+        .testTarget(name: "CkptInspectTests", dependencies: ["CairnCheckpoint", "CairnInterop", "CkptInspect", "CairnTestSupport"]),
         .testTarget(name: "CairnInteropTests", dependencies: ["CairnInterop", "CairnCheckpoint", "CairnTestSupport"]),
     ]
 )

@@ -1,5 +1,6 @@
 import ArgumentParser
 import CairnCheckpoint
+import CairnInterop
 import Foundation
 
 /// `ckpt-inspect`: read-only inspection of Cairn checkpoint files.
@@ -83,8 +84,19 @@ struct TextStyle {
 }
 
 /// Opens a checkpoint for inspection; checksums are checked only by commands that read bytes.
+///
+/// PyTorch / Lightning `.ckpt` files and safetensors files are read through
+/// CairnInterop and shown as the Cairn checkpoint they convert to.
 func openCheckpoint(_ path: String, verifyChecksums: Bool = true) throws -> CheckpointReader {
-    try Checkpoint.open(URL(fileURLWithPath: path), options: CheckpointLoadOptions(verifyChecksums: verifyChecksums))
+    let options = CheckpointLoadOptions(verifyChecksums: verifyChecksums)
+    let url = URL(fileURLWithPath: path)
+    switch try CheckpointFileFormat(of: url) {
+    case .cairn: return try Checkpoint.open(url, options: options)
+    case .torchZip: return try ForeignCheckpoint.open(TorchCheckpoint.read(url), convertedFrom: url, options: options)
+    case .safetensors:
+        let tree: CheckpointValue = .dictionary(["state_dict": try SafetensorsFile.read(url)])
+        return try ForeignCheckpoint.open(tree, convertedFrom: url, options: options)
+    }
 }
 
 /// Parses a JSON Pointer given on the command line, naming the file in the error.

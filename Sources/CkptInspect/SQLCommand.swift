@@ -24,7 +24,11 @@ extension CkptInspect {
         @OptionGroup var output: OutputOptions
 
         func run() throws {
-            let result = try CheckpointQuery.run(query, on: URL(fileURLWithPath: file))
+            let url = URL(fileURLWithPath: file)
+            if try CheckpointFileFormat(of: url) != .cairn {
+                throw InspectionError(file: file, message: "sql reads Cairn's SQLite checkpoints only; this is a PyTorch or safetensors file")
+            }
+            let result = try CheckpointQuery.run(query, on: url)
             try output.emit(json: .object([
                 ("columns", .array(result.columns.map(JSONValue.string))),
                 ("rows", .array(result.rows.map { .array($0.map(Self.json)) })),
