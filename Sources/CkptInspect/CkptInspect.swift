@@ -10,7 +10,8 @@ struct CkptInspect: ParsableCommand {
         commandName: "ckpt-inspect",
         abstract: "Inspect, compare and verify Cairn checkpoint files.",
         discussion: "Exit status: 0 on success (diff: equal; verify: all good), 1 when diff finds differences or verify finds damage, 2 on any error.",
-        subcommands: [Show.self, Tree.self, Tensors.self, Get.self, Callbacks.self, Diff.self, Verify.self, SQL.self, List.self])
+        subcommands: [Show.self, Tree.self, Tensors.self, Get.self, Callbacks.self, Diff.self, Verify.self, SQL.self, List.self,
+                      Convert.self])
 
     /// Like `diff(1)`, every failure exits 2 with one line on stderr, so a
     /// script can tell "different" (1) from "could not tell" (2).

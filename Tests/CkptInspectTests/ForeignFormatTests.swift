@@ -47,3 +47,43 @@ import Testing
         #expect(sql.stderr.contains("model.safetensors"))
     }
 }
+
+/// `convert` goes between any two of the three formats without losing a value.
+@Suite struct ConvertCommandTests {
+    @Test func lightningToCairnToLightningKeepsEveryValue() throws {
+        let scratch = try ScratchDirectory()
+        defer { scratch.cleanUp() }
+        let source = ForeignFormatTests.lightning("last.ckpt")
+        let cairn = scratch.file("imported.ckpt").path, back = scratch.file("back.ckpt").path
+        #expect(try Inspector.run(["convert", source, cairn, "--to", "cairn"]).status == 0)
+        #expect(try Checkpoint.open(URL(fileURLWithPath: cairn)).metadata.globalStep == 69)
+        let exported = try Inspector.run(["convert", cairn, back, "--to", "lightning", "--json"])
+        #expect(exported.status == 0, "\(exported.stderr)")
+        #expect(exported.stdout.contains("\"format\": \"lightning\""), "\(exported.stdout)")
+        let diff = try Inspector.run(["diff", source, back])
+        #expect(diff.status == 0, "\(diff.stdout)")
+    }
+
+    @Test func exportsTheStateDictAsSafetensorsByExtension() throws {
+        let scratch = try ScratchDirectory()
+        defer { scratch.cleanUp() }
+        let cairn = scratch.file("model.ckpt")
+        let weight = CheckpointTensor(float32: [0.5, -1, 2], shape: [3])
+        try Checkpoint.save(.dictionary(["state_dict": .dictionary(["net": .dictionary(["bias": .tensor(weight)])]),
+                                         "global_step": .int(3)]), to: cairn)
+        let out = scratch.file("model.safetensors")
+        let result = try Inspector.run(["convert", cairn.path, out.path])
+        #expect(result.stdout.contains("safetensors, 1 tensors"), "\(result.stdout) \(result.stderr)")
+        let read = try SafetensorsFile.read(out)
+        #expect(try read["/net.bias"]?.tensor?.float32s() == [0.5, -1, 2])
+    }
+
+    @Test func aMissingSubtreeIsOneErrorLine() throws {
+        let scratch = try ScratchDirectory()
+        defer { scratch.cleanUp() }
+        let result = try Inspector.run(["convert", ForeignFormatTests.lightning("last.ckpt"),
+                                        scratch.file("x.safetensors").path, "--subtree", "/nope"])
+        #expect(result.status == 2)
+        #expect(result.stderr.split(separator: "\n").count == 1, "\(result.stderr)")
+    }
+}
