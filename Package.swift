@@ -109,6 +109,9 @@ let package = Package(
         // Run by CairnCheckpointTests' crash test, which SIGKILLs it mid-save.
         .executableTarget(name: "CheckpointCrashWriter", dependencies: ["CairnCheckpoint"], path: "tools/CheckpointCrashWriter"),
 
+        // Built with -sanitize=fuzzer by tools/fuzz-interop.sh; a plain build replays inputs.
+        .executableTarget(name: "InteropFuzzer", dependencies: ["CairnInterop"], path: "tools/InteropFuzzer"),
+
         // MARK: Tests
         // Runs built executables (cairn, ckpt-inspect, the crash writer) as real subprocesses.
         .target(name: "CairnTestSupport", path: "Tests/CairnTestSupport"),

@@ -106,3 +106,29 @@ extension CheckpointDType {
         }
     }
 }
+
+extension PickleObject {
+    /// Empties every list and dict reachable from `roots`, so that cycles a
+    /// hostile pickle built (a list holding itself) do not outlive the read.
+    static func breakReferenceCycles(from roots: [PickleObject]) {
+        var pending = roots
+        var visited = Set<ObjectIdentifier>()
+        while let object = pending.popLast() {
+            switch object {
+            case let .list(list):
+                guard visited.insert(ObjectIdentifier(list)).inserted else { continue }
+                pending += list.items
+                list.items = []
+            case let .dict(dict):
+                guard visited.insert(ObjectIdentifier(dict)).inserted else { continue }
+                for entry in dict.entries + dict.attributes { pending += [entry.key, entry.value] }
+                dict.entries = []
+                dict.attributes = []
+            case let .tuple(items):
+                pending += items
+            default:
+                continue
+            }
+        }
+    }
+}

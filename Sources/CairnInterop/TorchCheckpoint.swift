@@ -25,12 +25,23 @@ public enum TorchCheckpoint {
         return try unpickle(pickle, file: url.path) { pid in try archive.storage(persistentID: pid) }
     }
 
+    /// A bare pickle (such as a `.ckpt`'s `data.pkl`) as a tree, through the
+    /// restricted unpickler; a tensor in it is an error, as no storages come with it.
+    public static func readPickle(_ bytes: [UInt8], file: String) throws -> CheckpointValue {
+        try unpickle(bytes, file: file)
+    }
+
     /// Runs the restricted unpickler over `bytes` and converts the result.
     static func unpickle(_ bytes: [UInt8], file: String,
                          persistentLoad: @escaping (PickleObject) throws -> PickleObject = { _ in
                              throw InteropError.invalidTensor(file: "", reason: "no storages available") }) throws -> CheckpointValue {
         var unpickler = Unpickler(bytes: bytes, file: file, persistentLoad: persistentLoad)
+        var result: PickleObject?
+        // A pickle can make a list or dict contain itself; the tree below is built
+        // from copies, so the objects' links are cut afterwards or ARC would leak them.
+        defer { PickleObject.breakReferenceCycles(from: unpickler.stack + Array(unpickler.memo.values) + (result.map { [$0] } ?? [])) }
         let object = try unpickler.load()
+        result = object
         var converter = TreeConverter(file: file)
         return try converter.convert(object, depth: 0)
     }
