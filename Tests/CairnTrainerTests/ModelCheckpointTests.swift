@@ -105,4 +105,33 @@ final class ValidationLossRecorder: Callback, @unchecked Sendable {
         #expect(files.contains("last.ckpt"))
         #expect(Set(files.filter { $0 != "last.ckpt" }) == Set(second.state.bestKModels.keys.map { URL(fileURLWithPath: $0).lastPathComponent }))
     }
+
+    @Test func bestAndFinishedRunSelections() throws {
+        let root = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: root) }
+        func callback() throws -> ModelCheckpoint { try ModelCheckpoint(monitor: "val_loss", saveTopK: 2, saveLast: true) }
+        let first = try callback()
+        try Trainer(Self.options(maxEpochs: 3, root: root), callbacks: [first]).fit(TinyClassifier(seed: 4), data: try freshData())
+        let before = try Self.files(in: first.dirpath)
+        let bestPath = try #require(first.bestModelPath)
+
+        // A fresh trainer reads best_model_path from last.ckpt's ModelCheckpoint state.
+        let reader = try Trainer(Self.options(maxEpochs: 3, root: root), callbacks: [try callback()])
+        #expect(try reader.resolve(.best) == URL(fileURLWithPath: bestPath))
+        #expect(try reader.resolve(.last)?.lastPathComponent == "last.ckpt")
+        #expect(try reader.validate(TinyClassifier(seed: 9), data: try freshData(), ckptPath: .best)["val_loss"] == first.state.bestModelScore)
+
+        // Resuming the finished run trains nothing and touches no file.
+        let again = try Trainer(Self.options(maxEpochs: 3, root: root), callbacks: [try callback()])
+        try again.fit(TinyClassifier(seed: 4), data: try freshData(), ckptPath: .last)
+        #expect(again.globalStep == 15)
+        #expect(try Self.files(in: first.dirpath) == before)
+
+        // Nothing to resume from is a fresh start for .last and an error for .best.
+        let empty = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: empty) }
+        let fresh = try Trainer(Self.options(maxEpochs: 1, root: empty), callbacks: [try callback()])
+        #expect(try fresh.resolve(.last) == nil)
+        #expect(throws: TrainerError.self) { try fresh.resolve(.best) }
+    }
 }
