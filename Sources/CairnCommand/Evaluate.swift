@@ -6,15 +6,18 @@ import Foundation
 protocol EvaluationCommand: ParsableCommand {
     var options: RunOptions { get }
     var json: Bool { get }
-    func evaluate(_ trainer: Trainer, _ module: DigitsClassifier, _ data: DigitsDataModule,
-                  _ selection: CheckpointSelection?) throws -> [String: Double]
+    /// `.validate` or `.test`.
+    static var stage: Stage { get }
 }
 
 extension EvaluationCommand {
     func run() throws {
         try reportingErrors {
             let trainer = try options.trainer(printing: false)
-            let metrics = try evaluate(trainer, options.module, options.dataModule, options.selection(default: .best))
+            let selection = options.selection(default: .best)
+            let metrics = Self.stage == .test
+                ? try trainer.test(options.module, data: options.dataModule, ckptPath: selection)
+                : try trainer.validate(options.module, data: options.dataModule, ckptPath: selection)
             if json {
                 let encoder = JSONEncoder()
                 encoder.outputFormatting = [.sortedKeys]
@@ -33,11 +36,7 @@ extension CairnCommand {
         @OptionGroup var options: RunOptions
         @Flag(help: "Print the metrics as one JSON object and nothing else.")
         var json = false
-
-        func evaluate(_ trainer: Trainer, _ module: DigitsClassifier, _ data: DigitsDataModule,
-                      _ selection: CheckpointSelection?) throws -> [String: Double] {
-            try trainer.validate(module, data: data, ckptPath: selection)
-        }
+        static let stage = Stage.validate
     }
 
     /// `cairn test`: the test metrics of a checkpoint (best by default).
@@ -46,11 +45,7 @@ extension CairnCommand {
         @OptionGroup var options: RunOptions
         @Flag(help: "Print the metrics as one JSON object and nothing else.")
         var json = false
-
-        func evaluate(_ trainer: Trainer, _ module: DigitsClassifier, _ data: DigitsDataModule,
-                      _ selection: CheckpointSelection?) throws -> [String: Double] {
-            try trainer.test(module, data: data, ckptPath: selection)
-        }
+        static let stage = Stage.test
     }
 
     /// `cairn predict`: the predicted class of every test row, one per line.

@@ -64,11 +64,17 @@ import Testing
             #expect(object.map { $0.keys.sorted() } == keys, "\(result.stdout)")
             if command == "test" { #expect((object?["test_acc"] ?? 0) > 0.9) }
         }
+        let predicted = try Self.cairn.run(["predict", "--data", Self.digits, "--default-root-dir", root.path])
+        #expect(predicted.status == 0, "\(predicted.stderr)")
+        let labels = predicted.stdout.split(separator: "\n").compactMap { Int($0) }
+        #expect(labels.count == 359)
+        #expect(labels.allSatisfy { (0..<10).contains($0) })
     }
 
     @Test func unknownCallbackListsTheKnownOnes() throws {
-        let result = try Self.cairn.run(["fit", "--data", Self.digits, "--callback", "Nope:x=1", "--default-root-dir",
-                                         try Self.scratchDirectory().path])
+        let root = try Self.scratchDirectory()
+        defer { try? FileManager.default.removeItem(at: root) }
+        let result = try Self.cairn.run(["fit", "--data", Self.digits, "--callback", "Nope:x=1", "--default-root-dir", root.path])
         #expect(result.status == 2)
         #expect(result.stderr.contains("Counter, ModelCheckpoint"), "\(result.stderr)")
     }
