@@ -264,11 +264,12 @@ public final class ModelCheckpoint: Callback, @unchecked Sendable {
         if !previous.isEmpty, previous != path { removeIfOwned(previous) }
     }
 
-    /// `name.ckpt`, or `name-vN.ckpt` when a file this callback may not overwrite is there.
+    /// `name.ckpt`, or `name-vN.ckpt` when another file already has the name (only the file
+    /// being replaced, `reusable`, may be overwritten), as Lightning's version counter.
     private func availablePath(_ name: String, reusable: String?) -> String {
         var path = dirpath.appendingPathComponent(name + ".ckpt").path
         var version = 1
-        while FileManager.default.fileExists(atPath: path), path != reusable, !ownedFiles.contains(path) {
+        while FileManager.default.fileExists(atPath: path), path != reusable {
             path = dirpath.appendingPathComponent("\(name)-v\(version).ckpt").path
             version += 1
         }
