@@ -51,6 +51,8 @@ import Testing
         usleep(UInt32.random(in: 0...150_000))
         kill(process.processIdentifier, SIGKILL)
         process.waitUntilExit()
+        // The delay is far shorter than the run, so the kill lands mid-training.
+        #expect(process.terminationReason == .uncaughtSignal, "the run ended before it was killed")
 
         var resume = Self.fitArguments(root: root, maxSteps: 60, everyNTrainSteps: 5)
         resume += ["--ckpt-path", "last"]
