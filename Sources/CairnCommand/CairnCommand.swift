@@ -6,7 +6,7 @@ struct CairnCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "cairn",
         abstract: "Train Cairn's bundled models, with checkpoints in SQLite.",
-        subcommands: [Fit.self],
+        subcommands: [Fit.self, Validate.self, Test.self, Predict.self],
         defaultSubcommand: Fit.self
     )
 }

@@ -7,6 +7,8 @@ public enum StateKeyArgument: Sendable, Equatable, ExpressibleByStringLiteral, E
     case int(Int64)
     case double(Double)
     case bool(Bool)
+    /// JSON `null`, as Lightning writes an unset monitor.
+    case null
 
     public init(stringLiteral value: String) { self = .string(value) }
     public init(integerLiteral value: Int64) { self = .int(value) }
@@ -20,6 +22,7 @@ public enum StateKeyArgument: Sendable, Equatable, ExpressibleByStringLiteral, E
         case let .int(number): String(number)
         case let .double(number): number.isFinite ? "\(number)" : Self.quoted("\(number)")
         case let .bool(flag): flag ? "true" : "false"
+        case .null: "null"
         }
     }
 

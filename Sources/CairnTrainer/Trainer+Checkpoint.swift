@@ -47,20 +47,6 @@ extension Trainer {
         try Checkpoint.save(try dumpCheckpoint(), to: url)
     }
 
-    /// What Lightning's default ModelCheckpoint keeps: the latest `epoch=E-step=S.ckpt`.
-    func saveAutomaticCheckpoint() throws {
-        let directory = URL(fileURLWithPath: options.defaultRootDir).appendingPathComponent("checkpoints")
-        do {
-            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        } catch {
-            throw TrainerError.checkpointFile(path: directory.path, reason: "cannot create the directory: \(error)")
-        }
-        let url = directory.appendingPathComponent("epoch=\(currentEpoch)-step=\(globalStep).ckpt")
-        try saveCheckpoint(to: url)
-        if let previous = lastCheckpointPath, previous != url { try? FileManager.default.removeItem(at: previous) }
-        lastCheckpointPath = url
-    }
-
     /// `{"trainer": words, "dropout": {module path: words}}`; words are stored bit-for-bit as Int64.
     private func rngStates(of module: TrainingModule) -> CheckpointValue {
         func words(_ generator: RandomGenerator) -> CheckpointValue {

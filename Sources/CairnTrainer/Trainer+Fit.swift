@@ -58,7 +58,6 @@ extension Trainer {
             try module.onTrainEpochEnd()
             for callback in callbacks where callback.monitorsMetrics { try callback.onTrainEpochEnd(self, module) }
             metrics.finishEpoch(.training)
-            if options.enableCheckpointing { try saveAutomaticCheckpoint() }
             progress.epoch.incrementCompleted()
         }
         for callback in callbacks { try callback.onTrainEnd(self, module) }

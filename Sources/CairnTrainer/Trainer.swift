@@ -33,9 +33,10 @@ public final class Trainer: @unchecked Sendable {
         public var gradientClipAlgorithm: GradientClipAlgorithm
         /// Step metrics reach the logged metrics every this many optimizer steps.
         public var logEveryNSteps: Int
-        /// Save `epoch=E-step=S.ckpt` under `defaultRootDir/checkpoints` at each train epoch end.
+        /// Add a default ``ModelCheckpoint`` (the latest `epoch=E-step=S.ckpt` under
+        /// `defaultRootDir/checkpoints`) when the callbacks hold none.
         public var enableCheckpointing: Bool
-        /// Where automatic checkpoints go.
+        /// Where the default ModelCheckpoint writes (under `checkpoints/`).
         public var defaultRootDir: String
         /// Seeds ``Trainer/rng`` (nil: seed 0).
         public var seed: UInt64?
@@ -95,7 +96,7 @@ public final class Trainer: @unchecked Sendable {
     public internal(set) var dataModule: DataModule?
     /// The optimizer from `configureOptimizers`, during fit.
     public internal(set) var optimizer: Optimizer?
-    /// The file of the last automatic checkpoint.
+    /// The file a ModelCheckpoint wrote last.
     public internal(set) var lastCheckpointPath: URL?
 
     var trainLoader: (any BatchLoader)?
@@ -115,6 +116,11 @@ public final class Trainer: @unchecked Sendable {
     /// stateful callbacks would file their states under the same key.
     public init(_ options: Options = Options(), callbacks: [Callback] = [], logger: Logger = Logger(label: "cairn.trainer")) throws {
         self.options = options
+        var callbacks = callbacks
+        // As Lightning: checkpointing on and no ModelCheckpoint given adds the default one, last.
+        if options.enableCheckpointing, !callbacks.contains(where: { $0 is ModelCheckpoint }) {
+            callbacks.append(try ModelCheckpoint())
+        }
         self.callbacks = callbacks
         self.logger = logger
         rng = RandomGenerator(seed: options.seed ?? 0)
@@ -132,8 +138,17 @@ public final class Trainer: @unchecked Sendable {
 
     /// Trains `module` on `data`, validating as the options say; with `ckptPath`, first restores
     /// everything saved there and continues at the very next batch.
-    public func fit(_ module: TrainingModule, data: DataModule, ckptPath: URL? = nil) throws {
+    public func fit(_ module: TrainingModule, data: DataModule, ckptPath: URL) throws {
+        try fit(module, data: data, ckptPath: .path(ckptPath))
+    }
+
+    /// Trains `module` on `data`, first restoring the selected checkpoint (see ``CheckpointSelection``).
+    /// Resuming a run that already reached its limits logs so and trains nothing.
+    public func fit(_ module: TrainingModule, data: DataModule, ckptPath: CheckpointSelection? = nil) throws {
         try run(.fit, module, data, ckptPath: ckptPath) {
+            if ckptPath != nil, fitDone {
+                logger.notice("fit: the restored run already finished (epoch \(currentEpoch), step \(globalStep)); nothing to train")
+            }
             guard let loader = try data.trainLoader() else { throw TrainerError.missingLoader(stage: .fit, loader: "train") }
             if let state = pendingTrainLoaderState { try loader.loadStateDict(state) }
             pendingTrainLoaderState = nil
@@ -146,7 +161,13 @@ public final class Trainer: @unchecked Sendable {
 
     /// Runs one validation epoch and returns the epoch metrics.
     @discardableResult
-    public func validate(_ module: TrainingModule, data: DataModule, ckptPath: URL? = nil) throws -> [String: Double] {
+    public func validate(_ module: TrainingModule, data: DataModule, ckptPath: URL) throws -> [String: Double] {
+        try validate(module, data: data, ckptPath: .path(ckptPath))
+    }
+
+    /// As above, restoring the selected checkpoint first.
+    @discardableResult
+    public func validate(_ module: TrainingModule, data: DataModule, ckptPath: CheckpointSelection? = nil) throws -> [String: Double] {
         try run(.validate, module, data, ckptPath: ckptPath) {
             guard let loader = try data.validationLoader() else { throw TrainerError.missingLoader(stage: .validate, loader: "validation") }
             try runEvaluation(.validate, loader: loader, limit: options.limitValBatches)
@@ -156,7 +177,13 @@ public final class Trainer: @unchecked Sendable {
 
     /// Runs one test epoch and returns the epoch metrics.
     @discardableResult
-    public func test(_ module: TrainingModule, data: DataModule, ckptPath: URL? = nil) throws -> [String: Double] {
+    public func test(_ module: TrainingModule, data: DataModule, ckptPath: URL) throws -> [String: Double] {
+        try test(module, data: data, ckptPath: .path(ckptPath))
+    }
+
+    /// As above, restoring the selected checkpoint first.
+    @discardableResult
+    public func test(_ module: TrainingModule, data: DataModule, ckptPath: CheckpointSelection? = nil) throws -> [String: Double] {
         try run(.test, module, data, ckptPath: ckptPath) {
             guard let loader = try data.testLoader() else { throw TrainerError.missingLoader(stage: .test, loader: "test") }
             try runEvaluation(.test, loader: loader, limit: nil)
@@ -165,7 +192,12 @@ public final class Trainer: @unchecked Sendable {
     }
 
     /// The module's predictions for every prediction batch, in order.
-    public func predict(_ module: TrainingModule, data: DataModule, ckptPath: URL? = nil) throws -> [Tensor] {
+    public func predict(_ module: TrainingModule, data: DataModule, ckptPath: URL) throws -> [Tensor] {
+        try predict(module, data: data, ckptPath: .path(ckptPath))
+    }
+
+    /// As above, restoring the selected checkpoint first.
+    public func predict(_ module: TrainingModule, data: DataModule, ckptPath: CheckpointSelection? = nil) throws -> [Tensor] {
         try run(.predict, module, data, ckptPath: ckptPath) {
             guard let loader = try data.predictLoader() else { throw TrainerError.missingLoader(stage: .predict, loader: "predict") }
             return try runPrediction(loader: loader)
@@ -174,7 +206,7 @@ public final class Trainer: @unchecked Sendable {
 
     /// Lightning's `_run`: set-up hooks, restore, fit start, the stage, fit end, tear-down;
     /// on failure `onException` for the callbacks then the data module, and the error is rethrown.
-    private func run<Result>(_ stage: Stage, _ module: TrainingModule, _ data: DataModule, ckptPath: URL?,
+    private func run<Result>(_ stage: Stage, _ module: TrainingModule, _ data: DataModule, ckptPath: CheckpointSelection?,
                              _ body: () throws -> Result) throws -> Result {
         self.stage = stage
         self.module = module
@@ -190,7 +222,7 @@ public final class Trainer: @unchecked Sendable {
             try data.setup(stage: stage)
             for callback in callbacks { try callback.setup(self, module, stage: stage) }
             try module.setup(stage: stage)
-            let checkpoint = try ckptPath.map { try loadCheckpointTree($0) }
+            let checkpoint = try ckptPath.flatMap { try resolve($0) }.map { try loadCheckpointTree($0) }
             if let checkpoint { try restoreModulesAndCallbacks(from: checkpoint, module: module, data: data) }
             if stage == .fit { optimizer = try module.configureOptimizers() }
             if let checkpoint { try restoreTrainingState(from: checkpoint, stage: stage) }

@@ -8,6 +8,10 @@ public enum TrainerError: Error, Equatable, Sendable, CustomStringConvertible {
     case checkpointFile(path: String, reason: String)
     /// The module or data module provides no loader for a stage that needs one.
     case missingLoader(stage: Stage, loader: String)
+    /// A callback was given arguments that cannot work together.
+    case invalidConfiguration(callback: String, reason: String)
+    /// No checkpoint matches what `fit(_:data:ckptPath:)` was asked to resume from.
+    case checkpointNotFound(selection: String, reason: String)
 
     public var description: String {
         switch self {
@@ -16,6 +20,8 @@ public enum TrainerError: Error, Equatable, Sendable, CustomStringConvertible {
         case let .malformedCheckpoint(path, reason): "checkpoint \(path): \(reason)"
         case let .checkpointFile(path, reason): "checkpoint file \(path): \(reason)"
         case let .missingLoader(stage, loader): "\(stage.rawValue): no \(loader) loader"
+        case let .invalidConfiguration(callback, reason): "\(callback): \(reason)"
+        case let .checkpointNotFound(selection, reason): "ckpt_path \(selection): \(reason)"
         }
     }
 }

@@ -45,11 +45,38 @@ import Testing
         // The optimizer state restores into a fresh Adam over the same parameters.
         let optimizerState = try StateValue(try #require(tree["/optimizer_states/0"]), path: "/optimizer_states/0")
         try Adam(DigitsMLP().parameters()).loadStateDict(optimizerState)
-        guard case let .int(maxEpochs)? = tree["/hyper_parameters/max_epochs"] else {
-            Issue.record("no /hyper_parameters/max_epochs integer")
+        guard case let .double(lr)? = tree["/hyper_parameters/lr"] else {
+            Issue.record("no /hyper_parameters/lr number")
             return
         }
-        #expect(maxEpochs == 2)
+        #expect(lr == 3e-3)
+    }
+
+    @Test func validateAndTestPrintJSONOnly() throws {
+        let root = try Self.scratchDirectory()
+        defer { try? FileManager.default.removeItem(at: root) }
+        let fit = try Self.cairn.run(["fit", "--data", Self.digits, "--max-epochs", "2", "--default-root-dir", root.path])
+        #expect(fit.status == 0, "\(fit.stderr)")
+        for (command, keys) in [("test", ["test_acc", "test_loss"]), ("validate", ["val_acc", "val_loss"])] {
+            let result = try Self.cairn.run([command, "--json", "--data", Self.digits, "--default-root-dir", root.path])
+            #expect(result.status == 0, "\(result.stderr)")
+            let object = try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Double]
+            #expect(object.map { $0.keys.sorted() } == keys, "\(result.stdout)")
+            if command == "test" { #expect((object?["test_acc"] ?? 0) > 0.9) }
+        }
+        let predicted = try Self.cairn.run(["predict", "--data", Self.digits, "--default-root-dir", root.path])
+        #expect(predicted.status == 0, "\(predicted.stderr)")
+        let labels = predicted.stdout.split(separator: "\n").compactMap { Int($0) }
+        #expect(labels.count == 359)
+        #expect(labels.allSatisfy { (0..<10).contains($0) })
+    }
+
+    @Test func unknownCallbackListsTheKnownOnes() throws {
+        let root = try Self.scratchDirectory()
+        defer { try? FileManager.default.removeItem(at: root) }
+        let result = try Self.cairn.run(["fit", "--data", Self.digits, "--callback", "Nope:x=1", "--default-root-dir", root.path])
+        #expect(result.status == 2)
+        #expect(result.stderr.contains("Counter, ModelCheckpoint"), "\(result.stderr)")
     }
 
     @Test func badDataIsOneClearErrorNamingTheFile() throws {

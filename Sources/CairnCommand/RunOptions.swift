@@ -1,0 +1,108 @@
+import ArgumentParser
+import Cairn
+import Foundation
+
+/// The options every `cairn` subcommand shares: data, model, trainer and callbacks.
+struct RunOptions: ParsableArguments {
+    @Option(help: "The CSV file to train on (columns p0…p63,label).")
+    var data = "Fixtures/digits.csv"
+
+    @Option(help: "Number of epochs to train.")
+    var maxEpochs = 15
+
+    @Option(help: "Stop after this many optimizer steps.")
+    var maxSteps: Int?
+
+    @Option(help: "Samples per batch.")
+    var batchSize = 64
+
+    @Option(help: "Adam's learning rate.")
+    var lr = 3e-3
+
+    @Option(help: "Seed for the data split, initialisation, dropout and shuffling.")
+    var seed: UInt64 = 42
+
+    @Option(help: "Directory for checkpoints (in <root>/checkpoints) and logs.")
+    var defaultRootDir = "cairn_logs"
+
+    @Option(help: "Checkpoint to start from: last, best or a file path.")
+    var ckptPath: String?
+
+    @Option(help: "Also checkpoint every N optimizer steps, keeping last.ckpt current.")
+    var everyNTrainSteps: Int?
+
+    @Option(help: "A callback as Name:key=value,... (repeatable); known: \(CallbackRegistry.shared.names.joined(separator: ", ")).")
+    var callback: [String] = []
+
+    @Flag(help: "Print one plain line per epoch instead of a progress bar.")
+    var noProgressBar = false
+
+    func validate() throws {
+        guard maxEpochs > 0 else { throw ValidationError("--max-epochs must be at least 1, got \(maxEpochs)") }
+        if let maxSteps, maxSteps < 1 { throw ValidationError("--max-steps must be at least 1, got \(maxSteps)") }
+        guard batchSize > 0 else { throw ValidationError("--batch-size must be at least 1, got \(batchSize)") }
+        guard lr > 0, lr.isFinite else { throw ValidationError("--lr must be a positive number, got \(lr)") }
+        if let everyNTrainSteps, everyNTrainSteps < 1 {
+            throw ValidationError("--every-n-train-steps must be at least 1, got \(everyNTrainSteps)")
+        }
+    }
+
+    var checkpointDirectory: String { URL(fileURLWithPath: defaultRootDir).appendingPathComponent("checkpoints").path }
+
+    /// The `--callback` specs, then (unless one was given) the default ModelCheckpoint: val_loss,
+    /// top 3 and last.ckpt; with `--every-n-train-steps` a step-triggered one owns last.ckpt instead.
+    func callbacks(printing: Bool) throws -> [Callback] {
+        var callbacks = try callback.map { try CallbackRegistry.shared.make($0) }
+        if !callbacks.contains(where: { $0 is ModelCheckpoint }) {
+            callbacks.append(try ModelCheckpoint(dirpath: checkpointDirectory, monitor: "val_loss", saveTopK: 3,
+                                                 saveLast: everyNTrainSteps == nil))
+        }
+        if let everyNTrainSteps {
+            callbacks.append(try ModelCheckpoint(dirpath: checkpointDirectory, saveTopK: 0, saveLast: true,
+                                                 everyNTrainSteps: everyNTrainSteps))
+        }
+        if printing { callbacks.append(EpochPrinter()) }
+        return callbacks
+    }
+
+    func trainer(printing: Bool) throws -> Trainer {
+        let options = Trainer.Options(maxEpochs: maxEpochs, maxSteps: maxSteps, defaultRootDir: defaultRootDir, seed: seed)
+        return try Trainer(options, callbacks: callbacks(printing: printing))
+    }
+
+    var module: DigitsClassifier { DigitsClassifier(lr: lr, seed: seed) }
+    var dataModule: DigitsDataModule { DigitsDataModule(path: data, batchSize: batchSize, seed: seed) }
+
+    func selection(default fallback: CheckpointSelection?) -> CheckpointSelection? {
+        ckptPath.map(CheckpointSelection.init) ?? fallback
+    }
+}
+
+/// Errors from data or files become one clear line on stderr and exit status 2.
+func reportingErrors<Result>(_ body: () throws -> Result) throws -> Result {
+    do {
+        return try body()
+    } catch let error as ExitCode {
+        throw error
+    } catch {
+        FileHandle.standardError.write(Data("cairn: \(error)\n".utf8))
+        throw ExitCode(2)
+    }
+}
+
+/// `name value` pairs, four decimals, in name order.
+func formatted(_ metrics: [String: Double]) -> String {
+    metrics.sorted { $0.key < $1.key }.map { "\($0.key) \(String(format: "%.4f", $0.value))" }.joined(separator: "  ")
+}
+
+/// One line per training epoch: its number, step and epoch metrics.
+final class EpochPrinter: Callback, @unchecked Sendable {
+    override var monitorsMetrics: Bool { true }
+
+    override func onTrainEpochEnd(_ trainer: Trainer, _ module: TrainingModule) throws {
+        let metrics = trainer.metrics.callbackMetrics.filter { !$0.key.hasSuffix("_step") }
+        let limit = trainer.options.maxEpochs.map { "/\($0)" } ?? ""
+        print("epoch \(trainer.currentEpoch + 1)\(limit)  step \(trainer.globalStep)  "
+              + formatted(Dictionary(uniqueKeysWithValues: metrics.map { ($0.key, $0.value) })))
+    }
+}
