@@ -18,6 +18,8 @@ public final class ModelCheckpoint: Callback, @unchecked Sendable {
         public var bestModelScore: Double?
         /// The file holding the best value (or the latest file when nothing is monitored).
         public var bestModelPath = ""
+        /// The monitored value at the latest save, kept in the checkpoint that save writes.
+        public var currentScore: Double?
         /// The directory the files were written to.
         public var dirpath = ""
         /// Every kept top-k file and its value.
@@ -33,6 +35,7 @@ public final class ModelCheckpoint: Callback, @unchecked Sendable {
             case monitor
             case bestModelScore = "best_model_score"
             case bestModelPath = "best_model_path"
+            case currentScore = "current_score"
             case dirpath
             case bestKModels = "best_k_models"
             case kthBestModelPath = "kth_best_model_path"
@@ -206,6 +209,7 @@ public final class ModelCheckpoint: Callback, @unchecked Sendable {
         }
         // NaN never ranks as better than a real value.
         let value = rawValue.isNaN ? (mode == .min ? Double.infinity : -Double.infinity) : rawValue
+        state.currentScore = value
         guard isWorthKeeping(value) else { return }
         try updateBestAndSave(trainer, value: value, candidates)
     }

@@ -16,11 +16,11 @@ extension CkptInspect {
                 Example:
                   $ cairn fit --max-epochs 3 --default-root-dir /tmp/run
                   $ ckpt-inspect ls /tmp/run/checkpoints
-                  file                  epoch  step  monitor  score       size  flags
-                  epoch=0-step=20.ckpt      0    20  -        -      704.0 KiB
-                  epoch=1-step=40.ckpt      1    40  -        -      704.0 KiB
-                  epoch=2-step=60.ckpt      2    60  -        -      704.0 KiB
-                  last.ckpt                 2    60  -        -      704.0 KiB  last
+                  file                  epoch  step  monitor   score          size  flags
+                  epoch=0-step=20.ckpt      0    20  val_loss  1.04535   172.0 KiB
+                  epoch=1-step=40.ckpt      1    40  val_loss  0.229667  172.0 KiB
+                  epoch=2-step=60.ckpt      2    60  val_loss  0.12044   172.0 KiB  best
+                  last.ckpt                 2    60  val_loss  0.12044   172.0 KiB  last
                 """)
 
         @Argument(help: "The run directory.") var directory: String

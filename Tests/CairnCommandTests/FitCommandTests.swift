@@ -96,3 +96,27 @@ import Testing
         #expect(result.stderr.contains("--max-epochs"))
     }
 }
+
+/// Each top-k file records the score it was saved with, so tools can rank files without training code.
+@Test func everyTopKCheckpointRecordsItsOwnScore() throws {
+    let root = try FitCommandTests.scratchDirectory()
+    defer { try? FileManager.default.removeItem(at: root) }
+    let result = try FitCommandTests.cairn.run(["fit", "--data", FitCommandTests.digits, "--max-epochs", "3",
+                                                "--default-root-dir", root.path])
+    #expect(result.status == 0, "\(result.stderr)")
+    let checkpoints = root.appendingPathComponent("checkpoints")
+    var scores: [Double] = []
+    var bestInLast: Double?
+    for name in try FileManager.default.contentsOfDirectory(atPath: checkpoints.path).sorted() {
+        let tree = try Checkpoint.load(checkpoints.appendingPathComponent(name))
+        guard case let .dictionary(callbacks)? = tree["/callbacks"],
+              let state = callbacks.first(where: { $0.key.description.hasPrefix("ModelCheckpoint") })?.value,
+              case let .double(score)? = state["/current_score"] else {
+            Issue.record("\(name): no ModelCheckpoint current_score")
+            continue
+        }
+        if name == "last.ckpt", case let .double(best)? = state["/best_model_score"] { bestInLast = best } else { scores.append(score) }
+    }
+    #expect(scores.count == 3)
+    #expect(bestInLast == scores.min())
+}
