@@ -107,28 +107,34 @@ extension CheckpointDType {
     }
 }
 
-extension PickleObject {
-    /// Empties every list and dict reachable from `roots`, so that cycles a
-    /// hostile pickle built (a list holding itself) do not outlive the read.
-    static func breakReferenceCycles(from roots: [PickleObject]) {
-        var pending = roots
-        var visited = Set<ObjectIdentifier>()
-        while let object = pending.popLast() {
-            switch object {
-            case let .list(list):
-                guard visited.insert(ObjectIdentifier(list)).inserted else { continue }
-                pending += list.items
-                list.items = []
-            case let .dict(dict):
-                guard visited.insert(ObjectIdentifier(dict)).inserted else { continue }
-                for entry in dict.entries + dict.attributes { pending += [entry.key, entry.value] }
-                dict.entries = []
-                dict.attributes = []
-            case let .tuple(items):
-                pending += items
-            default:
-                continue
-            }
+/// Every list and dict one unpickling made. A pickle can build cycles (a dict
+/// holding itself, even after popping it off the stack), which ARC never frees;
+/// the tree is built from copies, so afterwards every container is emptied.
+final class PickleContainers {
+    private var lists: [PickleList] = []
+    private var dicts: [PickleDict] = []
+
+    func list(_ items: [PickleObject] = []) -> PickleList {
+        let list = PickleList()
+        list.items = items
+        lists.append(list)
+        return list
+    }
+
+    func dict() -> PickleDict {
+        let dict = PickleDict()
+        dicts.append(dict)
+        return dict
+    }
+
+    /// Cuts every link between containers; call once the result has been converted.
+    func breakLinks() {
+        for list in lists { list.items = [] }
+        for dict in dicts {
+            dict.entries = []
+            dict.attributes = []
         }
+        lists = []
+        dicts = []
     }
 }

@@ -36,12 +36,8 @@ public enum TorchCheckpoint {
                          persistentLoad: @escaping (PickleObject) throws -> PickleObject = { _ in
                              throw InteropError.invalidTensor(file: "", reason: "no storages available") }) throws -> CheckpointValue {
         var unpickler = Unpickler(bytes: bytes, file: file, persistentLoad: persistentLoad)
-        var result: PickleObject?
-        // A pickle can make a list or dict contain itself; the tree below is built
-        // from copies, so the objects' links are cut afterwards or ARC would leak them.
-        defer { PickleObject.breakReferenceCycles(from: unpickler.stack + Array(unpickler.memo.values) + (result.map { [$0] } ?? [])) }
+        defer { unpickler.containers.breakLinks() }
         let object = try unpickler.load()
-        result = object
         var converter = TreeConverter(file: file)
         return try converter.convert(object, depth: 0)
     }

@@ -7,7 +7,7 @@ extension Unpickler {
         guard case let .global(global) = callable else { throw fail("REDUCE on an object that is not an allowed global") }
         switch global {
         case .orderedDict, .counter:
-            let dict = PickleDict()
+            let dict = containers.dict()
             if let source = arguments.first {
                 switch source {
                 case let .dict(other): dict.entries = other.entries
@@ -39,7 +39,7 @@ extension Unpickler {
             }
             return .bytes(result)
         case .set, .frozenset:
-            let list = PickleList()
+            let list = containers.list()
             switch arguments.first {
             case nil: break
             case let .list(items)?: list.items = items.items

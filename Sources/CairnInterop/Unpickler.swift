@@ -16,6 +16,8 @@ struct Unpickler {
     var stack: [PickleObject] = []
     var marks: [Int] = []
     var memo: [Int: PickleObject] = [:]
+    /// Every list and dict made, so their links can be cut after conversion.
+    let containers = PickleContainers()
 
     init(bytes: [UInt8], file: String, persistentLoad: @escaping (PickleObject) throws -> PickleObject) {
         self.bytes = bytes
@@ -139,12 +141,12 @@ struct Unpickler {
         case 0x85: let a = try pop(); try push(.tuple([a]))
         case 0x86: let b = try pop(), a = try pop(); try push(.tuple([a, b]))
         case 0x87: let c = try pop(), b = try pop(), a = try pop(); try push(.tuple([a, b, c]))
-        case UInt8(ascii: "]"), 0x8f: try push(.list(PickleList()))
-        case UInt8(ascii: "l"): let list = PickleList(); list.items = try popToMark(); try push(.list(list))
-        case 0x91: let list = PickleList(); list.items = try popToMark(); try push(.list(list))
-        case UInt8(ascii: "}"): try push(.dict(PickleDict()))
+        case UInt8(ascii: "]"), 0x8f: try push(.list(containers.list()))
+        case UInt8(ascii: "l"): try push(.list(containers.list(try popToMark())))
+        case 0x91: try push(.list(containers.list(try popToMark())))
+        case UInt8(ascii: "}"): try push(.dict(containers.dict()))
         case UInt8(ascii: "d"):
-            let dict = PickleDict()
+            let dict = containers.dict()
             try appendPairs(try popToMark(), to: dict)
             try push(.dict(dict))
         case UInt8(ascii: "a"):
