@@ -66,7 +66,8 @@ struct RunOptions: ParsableArguments {
     }
 
     func trainer(printing: Bool) throws -> Trainer {
-        let options = Trainer.Options(maxEpochs: maxEpochs, maxSteps: maxSteps, defaultRootDir: defaultRootDir, seed: seed)
+        let options = Trainer.Options(maxEpochs: maxEpochs, maxSteps: maxSteps, defaultRootDir: defaultRootDir, seed: seed,
+                                      handlesInterruptSignal: true)
         return try Trainer(options, callbacks: callbacks(printing: printing))
     }
 
@@ -78,12 +79,17 @@ struct RunOptions: ParsableArguments {
     }
 }
 
-/// Errors from data or files become one clear line on stderr and exit status 2.
+/// Errors from data or files become one clear line on stderr and exit status 2; Ctrl-C
+/// (a stage stopped after its batch) exits with status 130, as a shell expects of SIGINT.
 func reportingErrors<Result>(_ body: () throws -> Result) throws -> Result {
     do {
         return try body()
     } catch let error as ExitCode {
         throw error
+    } catch let TrainerError.interrupted(stage) {
+        let message = "cairn: \(TrainerError.interrupted(stage: stage)); checkpoints written so far are intact\n"
+        FileHandle.standardError.write(Data(message.utf8))
+        throw ExitCode(130)
     } catch {
         FileHandle.standardError.write(Data("cairn: \(error)\n".utf8))
         throw ExitCode(2)

@@ -53,6 +53,7 @@ extension Trainer {
             }
             withProgress(for: stage) { $0.incrementCompleted() }
             batchIndex += 1
+            try stopIfInterrupted()
         }
         if testing {
             for callback in callbacks { try callback.onTestEpochEnd(self, module) }
@@ -98,6 +99,7 @@ extension Trainer {
             progress.predictBatch.incrementCompleted()
             predictions.append(output)
             batchIndex += 1
+            try stopIfInterrupted()
         }
         for callback in callbacks { try callback.onPredictEpochEnd(self, module) }
         try module.onPredictEpochEnd()

@@ -89,6 +89,7 @@ extension Trainer {
             try module.onTrainBatchEnd(outputs: loss, batch: batch, batchIndex: batchIndex)
             progress.trainBatch.incrementCompleted()
             isTrainingStep = false
+            try stopIfInterrupted()
             if shouldValidate(batchIndex: batchIndex, isLastBatch: isLastBatch), let validationLoader {
                 try runEvaluation(.validate, loader: validationLoader, limit: options.limitValBatches)
                 module.train()

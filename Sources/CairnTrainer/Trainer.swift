@@ -40,12 +40,16 @@ public final class Trainer: @unchecked Sendable {
         public var defaultRootDir: String
         /// Seeds ``Trainer/rng`` (nil: seed 0).
         public var seed: UInt64?
+        /// Catch SIGINT while a stage runs: it raises ``Trainer/interruptFlag`` instead of killing
+        /// the process, so the run stops after the current batch with ``TrainerError/interrupted(stage:)``.
+        public var handlesInterruptSignal: Bool
 
         public init(maxEpochs: Int? = nil, maxSteps: Int? = nil, limitTrainBatches: Int? = nil,
                     limitValBatches: Int? = nil, valCheckInterval: Int? = nil, checkValEveryNEpoch: Int? = 1,
                     numSanityValSteps: Int = 2, accumulateGradBatches: Int = 1, gradientClipVal: Float? = nil,
                     gradientClipAlgorithm: GradientClipAlgorithm = .norm, logEveryNSteps: Int = 50,
-                    enableCheckpointing: Bool = true, defaultRootDir: String = ".", seed: UInt64? = nil) {
+                    enableCheckpointing: Bool = true, defaultRootDir: String = ".", seed: UInt64? = nil,
+                    handlesInterruptSignal: Bool = false) {
             precondition(accumulateGradBatches >= 1, "Trainer: accumulateGradBatches \(accumulateGradBatches) must be at least 1")
             precondition(logEveryNSteps >= 1, "Trainer: logEveryNSteps \(logEveryNSteps) must be at least 1")
             precondition(valCheckInterval.map { $0 >= 1 } ?? true, "Trainer: valCheckInterval must be at least 1")
@@ -64,6 +68,7 @@ public final class Trainer: @unchecked Sendable {
             self.enableCheckpointing = enableCheckpointing
             self.defaultRootDir = defaultRootDir
             self.seed = seed
+            self.handlesInterruptSignal = handlesInterruptSignal
         }
     }
 
@@ -84,6 +89,9 @@ public final class Trainer: @unchecked Sendable {
     public var rng: RandomGenerator
     /// Set by a callback or the module to end fit after the current batch.
     public var shouldStop = false
+    /// Raised (from any thread, or by SIGINT with ``Options/handlesInterruptSignal``) to end the
+    /// running stage after its current batch with ``TrainerError/interrupted(stage:)``.
+    public let interruptFlag = InterruptFlag()
     /// Mismatches between checkpoint and live callback states found by the last restore.
     public internal(set) var callbackStateWarnings: [CallbackStateWarning] = []
     /// The running entry point, or nil.
@@ -132,6 +140,11 @@ public final class Trainer: @unchecked Sendable {
             }
             owners[callback.stateKey] = position
         }
+    }
+
+    /// Throws ``TrainerError/interrupted(stage:)`` when a stop was requested; the loops call it after each batch.
+    func stopIfInterrupted() throws {
+        if interruptFlag.consume() { throw TrainerError.interrupted(stage: stage ?? .fit) }
     }
 
     // MARK: Entry points
@@ -205,7 +218,8 @@ public final class Trainer: @unchecked Sendable {
     }
 
     /// Lightning's `_run`: set-up hooks, restore, fit start, the stage, fit end, tear-down;
-    /// on failure `onException` for the callbacks then the data module, and the error is rethrown.
+    /// on failure `onException` for the callbacks then the data module (then tear-down when
+    /// interrupted), and the error is rethrown.
     private func run<Result>(_ stage: Stage, _ module: TrainingModule, _ data: DataModule, ckptPath: CheckpointSelection?,
                              _ body: () throws -> Result) throws -> Result {
         self.stage = stage
@@ -213,7 +227,9 @@ public final class Trainer: @unchecked Sendable {
         dataModule = data
         module.trainer = self
         shouldStop = false
+        let signalHandler = options.handlesInterruptSignal ? InterruptSignalHandler(flag: interruptFlag) : nil
         defer {
+            withExtendedLifetime(signalHandler) {}
             self.stage = nil
             isTrainingStep = false
             isSanityChecking = false
@@ -242,6 +258,12 @@ public final class Trainer: @unchecked Sendable {
         } catch {
             for callback in callbacks { try callback.onException(self, module, error: error) }
             try data.onException(error: error)
+            // An interrupted run ends cleanly; other failures skip tear-down, as Lightning does.
+            if case TrainerError.interrupted = error {
+                try data.teardown(stage: stage)
+                for callback in callbacks { try callback.teardown(self, module, stage: stage) }
+                try module.teardown(stage: stage)
+            }
             throw error
         }
     }

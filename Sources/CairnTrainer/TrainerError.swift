@@ -12,6 +12,8 @@ public enum TrainerError: Error, Equatable, Sendable, CustomStringConvertible {
     case invalidConfiguration(callback: String, reason: String)
     /// No checkpoint matches what `fit(_:data:ckptPath:)` was asked to resume from.
     case checkpointNotFound(selection: String, reason: String)
+    /// The ``Trainer/interruptFlag`` was raised (by SIGINT, say); the stage stopped after a whole batch.
+    case interrupted(stage: Stage)
 
     public var description: String {
         switch self {
@@ -22,6 +24,7 @@ public enum TrainerError: Error, Equatable, Sendable, CustomStringConvertible {
         case let .missingLoader(stage, loader): "\(stage.rawValue): no \(loader) loader"
         case let .invalidConfiguration(callback, reason): "\(callback): \(reason)"
         case let .checkpointNotFound(selection, reason): "ckpt_path \(selection): \(reason)"
+        case let .interrupted(stage): "\(stage.rawValue) interrupted after the current batch"
         }
     }
 }

@@ -75,3 +75,48 @@ final class ValidationSpy: Callback, @unchecked Sendable {
         #expect(trainer.metrics.callbackMetrics["val_loss"] != nil)
     }
 }
+
+/// Raises the trainer's interrupt flag after a given train, validation or predict batch.
+final class InterruptAfterBatch: Callback, @unchecked Sendable {
+    let batchIndex: Int
+    init(batchIndex: Int) { self.batchIndex = batchIndex }
+    override func onTrainBatchEnd(_ trainer: Trainer, _ module: TrainingModule, outputs: Tensor?, batch: Batch, batchIndex: Int) throws {
+        if batchIndex == self.batchIndex { trainer.interruptFlag.raise() }
+    }
+    var endings: [String] = []
+    override func onException(_ trainer: Trainer, _ module: TrainingModule, error: any Error) throws { endings.append("onException") }
+    override func teardown(_ trainer: Trainer, _ module: TrainingModule, stage: Stage) throws { endings.append("teardown(\(stage))") }
+    override func onPredictBatchEnd(_ trainer: Trainer, _ module: TrainingModule, outputs: Tensor, batch: Batch,
+                                    batchIndex: Int, dataloaderIndex: Int) throws {
+        if batchIndex == self.batchIndex { trainer.interruptFlag.raise() }
+    }
+}
+
+@Suite struct InterruptTests {
+    /// The batch in flight finishes, then fit throws; the flag is consumed so the next run proceeds.
+    @Test func fitStopsAfterTheCurrentBatch() throws {
+        let interrupter = InterruptAfterBatch(batchIndex: 1)
+        let trainer = try Trainer(quietOptions(maxEpochs: 3), callbacks: [interrupter])
+        #expect(throws: TrainerError.interrupted(stage: .fit)) {
+            try trainer.fit(TinyClassifier(seed: 1), data: try freshData())
+        }
+        #expect(interrupter.endings == ["onException", "teardown(fit)"])
+        #expect(trainer.progress.trainBatch.total.completed == 2)
+        #expect(trainer.globalStep == 2)
+        #expect(!trainer.interruptFlag.isRaised)
+        try trainer.validate(TinyClassifier(seed: 1), data: try freshData())
+    }
+
+    @Test func predictStopsAfterTheCurrentBatch() throws {
+        let trainer = try Trainer(quietOptions(), callbacks: [InterruptAfterBatch(batchIndex: 0)])
+        #expect(throws: TrainerError.interrupted(stage: .predict)) {
+            _ = try trainer.predict(TinyClassifier(seed: 1), data: try predictionData())
+        }
+        #expect(trainer.progress.predictBatch.total.completed == 1)
+    }
+}
+
+/// Twelve rows to predict, in batches of four.
+func predictionData() throws -> LoaderDataModule {
+    LoaderDataModule(predict: DataLoader(try syntheticDataset(rows: 12), batchSize: 4, shuffle: false))
+}
