@@ -168,7 +168,8 @@ public final class ModelCheckpoint: Callback, @unchecked Sendable {
     }
 
     private func shouldSkipSaving(_ trainer: Trainer) -> Bool {
-        trainer.stage != .fit || trainer.isSanityChecking || lastGlobalStepSaved == trainer.globalStep
+        trainer.stage != .fit || trainer.isSanityChecking || trainer.options.fastDevRun != nil
+            || lastGlobalStepSaved == trainer.globalStep
     }
 
     /// Lightning's rule: at train epoch end when validation runs once per epoch (or never);

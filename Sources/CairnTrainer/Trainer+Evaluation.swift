@@ -74,7 +74,7 @@ extension Trainer {
     }
 
     /// Lightning's `_PredictionLoop`: the module in evaluation mode, no gradients, one epoch.
-    func runPrediction(loader: any BatchLoader) throws -> [Tensor] {
+    func runPrediction(loader: any BatchLoader, limit: Int?) throws -> [Tensor] {
         guard let module else { return [] }
         module.eval()
         try loader.startEpoch(0)
@@ -85,7 +85,7 @@ extension Trainer {
         try module.onPredictEpochStart()
         var predictions: [Tensor] = []
         var batchIndex = 0
-        while let batch = loader.nextBatch() {
+        while batchIndex < (limit ?? Int.max), let batch = loader.nextBatch() {
             progress.predictBatch.incrementReady()
             for callback in callbacks { try callback.onPredictBatchStart(self, module, batch: batch, batchIndex: batchIndex, dataloaderIndex: 0) }
             try module.onPredictBatchStart(batch: batch, batchIndex: batchIndex, dataloaderIndex: 0)

@@ -15,7 +15,16 @@ extension Trainer {
     var fitDone: Bool {
         if maxStepsReached { return true }
         if let maxEpochs, currentEpoch >= maxEpochs { return true }
-        return shouldStop
+        return stopHonoured
+    }
+
+    /// ``Trainer/shouldStop``, once `minEpochs` allows stopping (Lightning's `_can_stop_early`).
+    var stopHonoured: Bool { shouldStop && currentEpoch >= (options.minEpochs ?? 0) }
+
+    /// Lightning's Timer callback: asks to stop once `maxTime` has passed since training began.
+    private func stopIfOutOfTime() {
+        guard let maxTime = options.maxTime, let trainingStartedAt else { return }
+        if ContinuousClock.now - trainingStartedAt >= maxTime { shouldStop = true }
     }
 
     var validationEnabled: Bool { validationLoader != nil && options.limitValBatches != 0 }
@@ -38,6 +47,7 @@ extension Trainer {
         module.train()
         for callback in callbacks { try callback.onTrainStart(self, module) }
         try module.onTrainStart()
+        trainingStartedAt = .now
         while !fitDone {
             progress.epoch.incrementReady()
             if !restartingMidEpoch {
@@ -67,7 +77,7 @@ extension Trainer {
     /// Lightning's `_TrainingEpochLoop`: one epoch's batches, each followed by validation when due.
     private func runTrainEpoch(_ module: TrainingModule, _ loader: any BatchLoader) throws {
         let batchCount = min(loader.batchesPerEpoch, options.limitTrainBatches ?? Int.max)
-        while !maxStepsReached, !shouldStop {
+        while !maxStepsReached, !stopHonoured {
             let batchIndex = progress.trainBatch.current.processed
             guard batchIndex < batchCount, let batch = loader.nextBatch() else { return }
             let isLastBatch = batchIndex == batchCount - 1
@@ -90,6 +100,7 @@ extension Trainer {
             progress.trainBatch.incrementCompleted()
             isTrainingStep = false
             try stopIfInterrupted()
+            stopIfOutOfTime()
             if shouldValidate(batchIndex: batchIndex, isLastBatch: isLastBatch), let validationLoader {
                 try runEvaluation(.validate, loader: validationLoader, limit: options.limitValBatches)
                 module.train()
@@ -103,7 +114,7 @@ extension Trainer {
     private func shouldValidate(batchIndex: Int, isLastBatch: Bool) -> Bool {
         guard validationEnabled else { return false }
         if let every = options.checkValEveryNEpoch, (currentEpoch + 1) % every != 0 { return false }
-        if shouldStop { return true }
+        if stopHonoured { return true }
         guard let interval = options.valCheckInterval else { return isLastBatch }
         let iteration = options.checkValEveryNEpoch == nil ? progress.trainBatch.total.processed - 1 : batchIndex
         return (iteration + 1) % interval == 0

@@ -15,6 +15,11 @@ public final class Trainer: @unchecked Sendable {
         public var maxEpochs: Int?
         /// Stop after this many optimizer steps.
         public var maxSteps: Int?
+        /// Train at least this many epochs: ``Trainer/shouldStop`` is ignored until then (nil: no minimum).
+        public var minEpochs: Int?
+        /// Stop fit after the batch during which this much time has passed since training began
+        /// (Lightning's `max_time`; the clock restarts on resume).
+        public var maxTime: Duration?
         /// Train batches per epoch (nil: all).
         public var limitTrainBatches: Int?
         /// Validation batches per run (nil: all; 0 disables validation).
@@ -23,6 +28,14 @@ public final class Trainer: @unchecked Sendable {
         public var valCheckInterval: Int?
         /// Validate every this many epochs (nil with `valCheckInterval`: count batches across epochs).
         public var checkValEveryNEpoch: Int?
+        /// Test batches per run (nil: all).
+        public var limitTestBatches: Int?
+        /// Prediction batches per run (nil: all).
+        public var limitPredictBatches: Int?
+        /// Run only this many batches of train, validation, test and predict, in one epoch, with no
+        /// sanity check and no checkpoints, to smoke-test a module (Lightning's `fast_dev_run`; nil: off).
+        /// The trainer's ``Trainer/options`` show the limits it implies.
+        public var fastDevRun: Int?
         /// Validation batches run before training, to catch bugs early.
         public var numSanityValSteps: Int
         /// Batches whose gradients are summed before each optimizer step.
@@ -49,11 +62,15 @@ public final class Trainer: @unchecked Sendable {
                     numSanityValSteps: Int = 2, accumulateGradBatches: Int = 1, gradientClipVal: Float? = nil,
                     gradientClipAlgorithm: GradientClipAlgorithm = .norm, logEveryNSteps: Int = 50,
                     enableCheckpointing: Bool = true, defaultRootDir: String = ".", seed: UInt64? = nil,
-                    handlesInterruptSignal: Bool = false) {
+                    handlesInterruptSignal: Bool = false, minEpochs: Int? = nil, maxTime: Duration? = nil,
+                    limitTestBatches: Int? = nil, limitPredictBatches: Int? = nil, fastDevRun: Int? = nil) {
             precondition(accumulateGradBatches >= 1, "Trainer: accumulateGradBatches \(accumulateGradBatches) must be at least 1")
             precondition(logEveryNSteps >= 1, "Trainer: logEveryNSteps \(logEveryNSteps) must be at least 1")
             precondition(valCheckInterval.map { $0 >= 1 } ?? true, "Trainer: valCheckInterval must be at least 1")
             precondition(checkValEveryNEpoch.map { $0 >= 1 } ?? true, "Trainer: checkValEveryNEpoch must be at least 1")
+            precondition(minEpochs.map { $0 >= 0 } ?? true, "Trainer: minEpochs must not be negative")
+            precondition(maxTime.map { $0 >= .zero } ?? true, "Trainer: maxTime must not be negative")
+            precondition(fastDevRun.map { $0 >= 1 } ?? true, "Trainer: fastDevRun must be at least 1")
             self.maxEpochs = maxEpochs
             self.maxSteps = maxSteps
             self.limitTrainBatches = limitTrainBatches
@@ -69,13 +86,37 @@ public final class Trainer: @unchecked Sendable {
             self.defaultRootDir = defaultRootDir
             self.seed = seed
             self.handlesInterruptSignal = handlesInterruptSignal
+            self.minEpochs = minEpochs
+            self.maxTime = maxTime
+            self.limitTestBatches = limitTestBatches
+            self.limitPredictBatches = limitPredictBatches
+            self.fastDevRun = fastDevRun
+        }
+
+        /// The limits `fastDevRun` stands for, set over whatever was given.
+        func applyingFastDevRun() -> Options {
+            guard let batches = fastDevRun else { return self }
+            var options = self
+            options.limitTrainBatches = batches
+            options.limitValBatches = batches
+            options.limitTestBatches = batches
+            options.limitPredictBatches = batches
+            options.maxSteps = batches
+            options.maxEpochs = 1
+            options.minEpochs = nil
+            options.maxTime = nil
+            options.numSanityValSteps = 0
+            options.valCheckInterval = nil
+            options.checkValEveryNEpoch = 1
+            options.enableCheckpointing = false
+            return options
         }
     }
 
     /// Gradient clipping by global norm or by value, as Lightning's `gradient_clip_algorithm`.
     public enum GradientClipAlgorithm: String, Sendable { case norm, value }
 
-    /// The options given at creation.
+    /// The options given at creation, with the limits ``Options/fastDevRun`` implies applied.
     public let options: Options
     /// The callbacks, in the order their hooks run.
     public let callbacks: [Callback]
@@ -114,6 +155,7 @@ public final class Trainer: @unchecked Sendable {
     var currentBatchSize = 1
     var restartingMidEpoch = false
     var pendingTrainLoaderState: StateValue?
+    var trainingStartedAt: ContinuousClock.Instant?
 
     /// Epochs finished (Lightning's `current_epoch`).
     public var currentEpoch: Int { progress.epoch.current.completed }
@@ -123,6 +165,7 @@ public final class Trainer: @unchecked Sendable {
     /// A trainer; throws ``TrainerError/duplicateStateKey(key:first:second:)`` when two
     /// stateful callbacks would file their states under the same key.
     public init(_ options: Options = Options(), callbacks: [Callback] = [], logger: Logger = Logger(label: "cairn.trainer")) throws {
+        let options = options.applyingFastDevRun()
         self.options = options
         var callbacks = callbacks
         // As Lightning: checkpointing on and no ModelCheckpoint given adds the default one, last.
@@ -199,7 +242,7 @@ public final class Trainer: @unchecked Sendable {
     public func test(_ module: TrainingModule, data: DataModule, ckptPath: CheckpointSelection? = nil) throws -> [String: Double] {
         try run(.test, module, data, ckptPath: ckptPath) {
             guard let loader = try data.testLoader() else { throw TrainerError.missingLoader(stage: .test, loader: "test") }
-            try runEvaluation(.test, loader: loader, limit: nil)
+            try runEvaluation(.test, loader: loader, limit: options.limitTestBatches)
             return Dictionary(uniqueKeysWithValues: metrics.callbackMetrics.map { ($0.key, $0.value) })
         }
     }
@@ -213,7 +256,7 @@ public final class Trainer: @unchecked Sendable {
     public func predict(_ module: TrainingModule, data: DataModule, ckptPath: CheckpointSelection? = nil) throws -> [Tensor] {
         try run(.predict, module, data, ckptPath: ckptPath) {
             guard let loader = try data.predictLoader() else { throw TrainerError.missingLoader(stage: .predict, loader: "predict") }
-            return try runPrediction(loader: loader)
+            return try runPrediction(loader: loader, limit: options.limitPredictBatches)
         }
     }
 
