@@ -6,26 +6,15 @@ public final class CallbackRegistry: @unchecked Sendable {
     /// Builds a callback from its parsed arguments.
     public typealias Factory = @Sendable (inout CallbackArguments) throws -> Callback
 
-    /// The process-wide registry, with `Counter` and `ModelCheckpoint` built in.
+    /// The process-wide registry, holding the built-in callbacks.
     public static let shared = CallbackRegistry()
 
     private let lock = NSLock()
     private var factories: [String: Factory] = [:]
 
-    /// A registry holding the built-in callbacks.
+    /// A registry holding every built-in callback (see ``CallbackRegistry/builtIns``).
     public init() {
-        register("Counter") { arguments in
-            let unit = try arguments.value("what", default: Counter.Unit.epochs, expected: "unit (epochs or batches)") { Counter.Unit(rawValue: $0) }
-            return Counter(what: unit, verbose: try arguments.bool("verbose", default: false))
-        }
-        register("ModelCheckpoint") { arguments in
-            try ModelCheckpoint(
-                dirpath: arguments.string("dirpath"), filename: arguments.string("filename"),
-                monitor: arguments.string("monitor"),
-                mode: try arguments.value("mode", default: .min, expected: "mode (min or max)") { ModelCheckpoint.Mode(rawValue: $0) },
-                saveTopK: try arguments.int("save_top_k") ?? 1, saveLast: try arguments.bool("save_last", default: false),
-                everyNTrainSteps: try arguments.int("every_n_train_steps"), everyNEpochs: try arguments.int("every_n_epochs"))
-        }
+        for type in Self.builtIns { register(type.registryName) { try type.make(from: &$0) } }
     }
 
     /// Adds or replaces the factory for `name`.
@@ -50,6 +39,15 @@ public final class CallbackRegistry: @unchecked Sendable {
         }
         return callback
     }
+}
+
+/// A callback the registry can build from `key=value` arguments; the built-in ones are listed
+/// in ``CallbackRegistry/builtIns``.
+public protocol RegistrableCallback: Callback {
+    /// The name a spec uses, such as `ModelCheckpoint`.
+    static var registryName: String { get }
+    /// Builds an instance, reading its arguments (Lightning's snake_case names) from `arguments`.
+    static func make(from arguments: inout CallbackArguments) throws -> Callback
 }
 
 /// The `key=value` arguments of a callback spec; each read marks its key as used.

@@ -56,3 +56,12 @@ public final class Counter: Callback, @unchecked Sendable {
         state = try CheckpointDecoder().decode(State.self, from: saved)
     }
 }
+
+extension Counter: RegistrableCallback {
+    public static var registryName: String { "Counter" }
+
+    public static func make(from arguments: inout CallbackArguments) throws -> Callback {
+        let unit = try arguments.value("what", default: Unit.epochs, expected: "unit (epochs or batches)") { Unit(rawValue: $0) }
+        return Counter(what: unit, verbose: try arguments.bool("verbose", default: false))
+    }
+}

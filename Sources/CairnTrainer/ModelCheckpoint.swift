@@ -296,3 +296,16 @@ public final class ModelCheckpoint: Callback, @unchecked Sendable {
         ownedFiles.remove(path)
     }
 }
+
+extension ModelCheckpoint: RegistrableCallback {
+    public static var registryName: String { "ModelCheckpoint" }
+
+    public static func make(from arguments: inout CallbackArguments) throws -> Callback {
+        try ModelCheckpoint(
+            dirpath: arguments.string("dirpath"), filename: arguments.string("filename"),
+            monitor: arguments.string("monitor"),
+            mode: try arguments.value("mode", default: .min, expected: "mode (min or max)") { Mode(rawValue: $0) },
+            saveTopK: try arguments.int("save_top_k") ?? 1, saveLast: try arguments.bool("save_last", default: false),
+            everyNTrainSteps: try arguments.int("every_n_train_steps"), everyNEpochs: try arguments.int("every_n_epochs"))
+    }
+}

@@ -18,7 +18,7 @@ import Testing
 
     @Test func errorsNameTheProblem() {
         let registry = CallbackRegistry()
-        #expect(throws: CallbackSpecError.unknownCallback(name: "Nope", known: ["Counter", "ModelCheckpoint"])) {
+        #expect(throws: CallbackSpecError.unknownCallback(name: "Nope", known: registry.names)) {
             try registry.make("Nope:x=1")
         }
         #expect(throws: CallbackSpecError.badValue(callback: "ModelCheckpoint", key: "save_top_k", value: "many",

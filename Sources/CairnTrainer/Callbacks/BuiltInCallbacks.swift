@@ -1,0 +1,10 @@
+extension CallbackRegistry {
+    /// Every callback Cairn ships, registered under its name in each new registry
+    /// (one line per callback; the article <doc:BuiltInCallbacks> describes them).
+    public static var builtIns: [any RegistrableCallback.Type] {
+        [
+            Counter.self,
+            ModelCheckpoint.self,
+        ]
+    }
+}
