@@ -120,6 +120,8 @@ public final class Trainer: @unchecked Sendable {
     public let options: Options
     /// The callbacks, in the order their hooks run.
     public let callbacks: [Callback]
+    /// Where the run's metrics and hyper-parameters are recorded.
+    public let loggers: [any ExperimentLogger]
     /// Where warnings (such as unmatched callback states) are reported.
     public var logger: Logger
     /// Every loop's progress counters, saved under `/loops`.
@@ -164,7 +166,8 @@ public final class Trainer: @unchecked Sendable {
 
     /// A trainer; throws ``TrainerError/duplicateStateKey(key:first:second:)`` when two
     /// stateful callbacks would file their states under the same key.
-    public init(_ options: Options = Options(), callbacks: [Callback] = [], logger: Logger = Logger(label: "cairn.trainer")) throws {
+    public init(_ options: Options = Options(), callbacks: [Callback] = [], loggers: [any ExperimentLogger] = [],
+                logger: Logger = Logger(label: "cairn.trainer")) throws {
         let options = options.applyingFastDevRun()
         self.options = options
         var callbacks = callbacks
@@ -173,6 +176,7 @@ public final class Trainer: @unchecked Sendable {
             callbacks.append(try ModelCheckpoint())
         }
         self.callbacks = callbacks
+        self.loggers = loggers
         self.logger = logger
         rng = RandomGenerator(seed: options.seed ?? 0)
         var owners: [String: Int] = [:]
