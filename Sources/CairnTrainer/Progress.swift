@@ -64,6 +64,33 @@ public struct ProgressTracker: Sendable, Equatable {
         .dictionary(["total": total.checkpointValue, "current": current.checkpointValue])
     }
 
+    /// Lightning's `_ReadyCompletedTracker` layout, for trackers that only move ready and completed.
+    var readyCompletedValue: CheckpointValue {
+        func counters(_ counters: ProgressCounters) -> CheckpointValue {
+            .dictionary(["ready": .int(Int64(counters.ready)), "completed": .int(Int64(counters.completed))])
+        }
+        return .dictionary(["total": counters(total), "current": counters(current)])
+    }
+
+    /// Reads ``readyCompletedValue``; started and processed follow completed.
+    init(readyCompleted value: CheckpointValue, path: String) throws {
+        func counters(_ level: String) throws -> ProgressCounters {
+            var result = ProgressCounters()
+            for (name, keyPath) in [("ready", \ProgressCounters.ready), ("completed", \ProgressCounters.completed)] {
+                guard case let .int(number)? = value[JSONPointer(tokens: [level, name])], number >= 0,
+                      number <= Int64(Int32.max) else {
+                    throw TrainerError.malformedCheckpoint(path: "\(path)/\(level)/\(name)", reason: "expected a non-negative int")
+                }
+                result[keyPath: keyPath] = Int(number)
+            }
+            result.started = result.completed
+            result.processed = result.completed
+            return result
+        }
+        total = try counters("total")
+        current = try counters("current")
+    }
+
     init(_ value: CheckpointValue, path: String) throws {
         guard let total = value["/total"], let current = value["/current"] else {
             throw TrainerError.malformedCheckpoint(path: path, reason: "expected total and current counters")
@@ -83,6 +110,8 @@ public struct LoopProgress: Sendable, Equatable {
     public var optimizerStep = ProgressTracker()
     /// Gradient clears.
     public var zeroGrad = ProgressTracker()
+    /// Learning-rate scheduler steps (ready and completed only, as Lightning's `scheduler_progress`).
+    public var schedulerStep = ProgressTracker()
     /// Optimizer steps taken (Lightning's `_batches_that_stepped`).
     public var batchesThatStepped = 0
     /// Validation batches during fit.
@@ -102,6 +131,7 @@ public struct LoopProgress: Sendable, Equatable {
                 "epoch_progress": epoch.checkpointValue,
                 "epoch_loop.state_dict": .dictionary(["_batches_that_stepped": .int(Int64(batchesThatStepped))]),
                 "epoch_loop.batch_progress": trainBatch.checkpointValue,
+                "epoch_loop.scheduler_progress": schedulerStep.readyCompletedValue,
                 "epoch_loop.automatic_optimization.optim_progress": .dictionary([
                     "optimizer": .dictionary(["step": optimizerStep.checkpointValue, "zero_grad": zeroGrad.checkpointValue]),
                 ]),
@@ -114,7 +144,7 @@ public struct LoopProgress: Sendable, Equatable {
     }
 
     mutating func resetOnRestart() {
-        for level in [\LoopProgress.epoch, \.trainBatch, \.optimizerStep, \.zeroGrad, \.fitValidationBatch,
+        for level in [\LoopProgress.epoch, \.trainBatch, \.optimizerStep, \.zeroGrad, \.schedulerStep, \.fitValidationBatch,
                       \.validateBatch, \.testBatch, \.predictBatch] {
             self[keyPath: level].resetOnRestart()
         }
@@ -132,6 +162,10 @@ public struct LoopProgress: Sendable, Equatable {
         optimizerStep = try progress("/fit_loop/epoch_loop.automatic_optimization.optim_progress/optimizer/step")
         zeroGrad = try progress("/fit_loop/epoch_loop.automatic_optimization.optim_progress/optimizer/zero_grad")
         fitValidationBatch = try progress("/fit_loop/epoch_loop.val_loop.batch_progress")
+        // Checkpoints written before schedulers were stepped by the trainer have no scheduler progress.
+        if let schedulerValue = loops["/fit_loop/epoch_loop.scheduler_progress"] {
+            schedulerStep = try ProgressTracker(readyCompleted: schedulerValue, path: "/loops/fit_loop/epoch_loop.scheduler_progress")
+        }
         validateBatch = try progress("/validate_loop/batch_progress")
         testBatch = try progress("/test_loop/batch_progress")
         predictBatch = try progress("/predict_loop/batch_progress")

@@ -30,7 +30,7 @@ extension Trainer {
             "state_dict": .dictionary(weights),
             "loops": loops,
             "optimizer_states": .list(optimizer.map { [CheckpointValue($0.stateDict())] } ?? []),
-            "lr_schedulers": .list([]),
+            "lr_schedulers": lrSchedulerStates,
             "callbacks": .dictionary(callbackStates),
         ]
         if let hyperparameters = module.hyperparameters { tree["hyper_parameters"] = hyperparameters }
@@ -142,6 +142,7 @@ extension Trainer {
         if let optimizer, let saved = checkpoint["/optimizer_states/0"] {
             try optimizer.loadStateDict(try StateValue(saved, path: "/optimizer_states/0"))
         }
+        try restoreLRSchedulers(from: checkpoint)
         guard let loops = checkpoint["/loops"] else { return }
         var restored = try LoopProgress(loops)
         restartingMidEpoch = restored.epoch.current.started > restored.epoch.current.processed

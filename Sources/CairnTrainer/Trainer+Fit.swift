@@ -53,12 +53,13 @@ extension Trainer {
             if !restartingMidEpoch {
                 try trainLoader.startEpoch(currentEpoch)
                 progress.trainBatch.resetCurrent()
+                progress.schedulerStep.resetCurrent()
             }
             metricPhase = .training
             for callback in callbacks { try callback.onTrainEpochStart(self, module) }
             try module.onTrainEpochStart()
             progress.epoch.incrementStarted()
-            try runTrainEpoch(module, trainLoader)
+            let reachedLastBatch = try runTrainEpoch(module, trainLoader)
             restartingMidEpoch = false
             progress.epoch.incrementProcessed()
             metricPhase = .training
@@ -68,18 +69,22 @@ extension Trainer {
             try module.onTrainEpochEnd()
             for callback in callbacks where callback.monitorsMetrics { try callback.onTrainEpochEnd(self, module) }
             metrics.finishEpoch(.training)
+            // Plateau monitors step once the epoch's metrics are final (Lightning's FitLoop.on_advance_end).
+            if reachedLastBatch { try updateLRSchedulers(.epoch, plateau: true, batchIndex: 0) }
             progress.epoch.incrementCompleted()
         }
         for callback in callbacks { try callback.onTrainEnd(self, module) }
         try module.onTrainEnd()
     }
 
-    /// Lightning's `_TrainingEpochLoop`: one epoch's batches, each followed by validation when due.
-    private func runTrainEpoch(_ module: TrainingModule, _ loader: any BatchLoader) throws {
+    /// Lightning's `_TrainingEpochLoop`: one epoch's batches, each followed by validation when due;
+    /// returns whether the epoch ran to its last batch.
+    private func runTrainEpoch(_ module: TrainingModule, _ loader: any BatchLoader) throws -> Bool {
         let batchCount = min(loader.batchesPerEpoch, options.limitTrainBatches ?? Int.max)
+        var reachedLastBatch: Bool { progress.trainBatch.current.processed >= batchCount }
         while !maxStepsReached, !stopHonoured {
             let batchIndex = progress.trainBatch.current.processed
-            guard batchIndex < batchCount, let batch = loader.nextBatch() else { return }
+            guard batchIndex < batchCount, let batch = loader.nextBatch() else { return reachedLastBatch }
             let isLastBatch = batchIndex == batchCount - 1
             progress.trainBatch.incrementReady()
             isTrainingStep = true
@@ -88,11 +93,14 @@ extension Trainer {
             for callback in callbacks { try callback.onTrainBatchStart(self, module, batch: batch, batchIndex: batchIndex) }
             guard try module.onTrainBatchStart(batch: batch, batchIndex: batchIndex) else {
                 progress.trainBatch.incrementProcessed()
-                return
+                return false
             }
             progress.trainBatch.incrementStarted()
             let loss = try optimizationStep(module, batch: batch, batchIndex: batchIndex, isLastBatch: isLastBatch)
             progress.trainBatch.incrementProcessed()
+            let accumulating = !((batchIndex + 1) % options.accumulateGradBatches == 0 || isLastBatch)
+            try updateLRSchedulers(.step, plateau: false, batchIndex: batchIndex, accumulating: accumulating)
+            if isLastBatch { try updateLRSchedulers(.epoch, plateau: false, batchIndex: batchIndex) }
             for callback in callbacks {
                 try callback.onTrainBatchEnd(self, module, outputs: loss, batch: batch, batchIndex: batchIndex)
             }
@@ -106,8 +114,11 @@ extension Trainer {
                 module.train()
                 metricPhase = .training
             }
-            if isLastBatch { return }
+            // Plateau monitors stepping per optimizer step run after validation, so they can read its metrics.
+            try updateLRSchedulers(.step, plateau: true, batchIndex: batchIndex, accumulating: accumulating)
+            if isLastBatch { return true }
         }
+        return reachedLastBatch
     }
 
     /// Lightning's `_should_check_val_fx`.

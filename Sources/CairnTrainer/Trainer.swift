@@ -147,6 +147,8 @@ public final class Trainer: @unchecked Sendable {
     public internal(set) var dataModule: DataModule?
     /// The optimizer from `configureOptimizers`, during fit.
     public internal(set) var optimizer: Optimizer?
+    /// The schedulers from ``TrainingModule/configureLRSchedulers(optimizer:)``, during fit.
+    public internal(set) var lrSchedulerConfigs: [LRSchedulerConfiguration] = []
     /// The file a ModelCheckpoint wrote last.
     public internal(set) var lastCheckpointPath: URL?
 
@@ -287,7 +289,11 @@ public final class Trainer: @unchecked Sendable {
             try module.setup(stage: stage)
             let checkpoint = try ckptPath.flatMap { try resolve($0) }.map { try loadCheckpointTree($0) }
             if let checkpoint { try restoreModulesAndCallbacks(from: checkpoint, module: module, data: data) }
-            if stage == .fit { optimizer = try module.configureOptimizers() }
+            if stage == .fit {
+                let configured = try module.configureOptimizers()
+                optimizer = configured
+                lrSchedulerConfigs = try module.configureLRSchedulers(optimizer: configured)
+            }
             if let checkpoint { try restoreTrainingState(from: checkpoint, stage: stage) }
             if stage == .fit {
                 for callback in callbacks { try callback.onFitStart(self, module) }

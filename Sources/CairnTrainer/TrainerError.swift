@@ -14,6 +14,8 @@ public enum TrainerError: Error, Equatable, Sendable, CustomStringConvertible {
     case checkpointNotFound(selection: String, reason: String)
     /// The ``Trainer/interruptFlag`` was raised (by SIGINT, say); the stage stopped after a whole batch.
     case interrupted(stage: Stage)
+    /// A strict ReduceLROnPlateau configuration monitors a metric nobody logged (Lightning's MisconfigurationException).
+    case missingMonitoredMetric(monitor: String, available: [String])
 
     public var description: String {
         switch self {
@@ -25,6 +27,8 @@ public enum TrainerError: Error, Equatable, Sendable, CustomStringConvertible {
         case let .invalidConfiguration(callback, reason): "\(callback): \(reason)"
         case let .checkpointNotFound(selection, reason): "ckpt_path \(selection): \(reason)"
         case let .interrupted(stage): "\(stage.rawValue) interrupted after the current batch"
+        case let .missingMonitoredMetric(monitor, available):
+            "ReduceLROnPlateau monitors \(monitor), which was not logged; available metrics: \(available); set monitor to one of them, or strict to false to skip such steps"
         }
     }
 }

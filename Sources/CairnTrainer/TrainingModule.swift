@@ -31,6 +31,11 @@ open class TrainingModule: Module, @unchecked Sendable {
         preconditionFailure("configureOptimizers: \(type(of: self)) does not override configureOptimizers()")
     }
 
+    /// The learning-rate schedulers of `optimizer` and when to step them (the `lr_scheduler`
+    /// part of Lightning's `configure_optimizers` dict); called once per fit, after
+    /// ``configureOptimizers()``. Defaults to none.
+    open func configureLRSchedulers(optimizer: Optimizer) throws -> [LRSchedulerConfiguration] { [] }
+
     // MARK: Logging and hyper-parameters
 
     /// Records a metric. `onStep` defaults to true within a training batch (its hooks and step)
