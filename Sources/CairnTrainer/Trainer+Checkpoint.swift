@@ -33,6 +33,7 @@ extension Trainer {
             "lr_schedulers": lrSchedulerStates,
             "callbacks": .dictionary(callbackStates),
         ]
+        if let gradients = accumulatedGradientsEntry(of: module) { tree[.string(Self.accumulatedGradientsKey)] = gradients }
         if let hyperparameters = module.hyperparameters { tree["hyper_parameters"] = hyperparameters }
         if let dataState = try dataModule?.stateDict() { tree["datamodule"] = dataState }
         tree["rng_states"] = rngStates(of: module)
@@ -143,6 +144,7 @@ extension Trainer {
             try optimizer.loadStateDict(try StateValue(saved, path: "/optimizer_states/0"))
         }
         try restoreLRSchedulers(from: checkpoint)
+        try restoreAccumulatedGradients(from: checkpoint)
         guard let loops = checkpoint["/loops"] else { return }
         var restored = try LoopProgress(loops)
         restartingMidEpoch = restored.epoch.current.started > restored.epoch.current.processed

@@ -99,6 +99,8 @@ extension Trainer {
             let loss = try optimizationStep(module, batch: batch, batchIndex: batchIndex, isLastBatch: isLastBatch)
             progress.trainBatch.incrementProcessed()
             let accumulating = !((batchIndex + 1) % options.accumulateGradBatches == 0 || isLastBatch)
+            accumulationWindowOpen = accumulating
+            batchGradientPending = false
             try updateLRSchedulers(.step, plateau: false, batchIndex: batchIndex, accumulating: accumulating)
             if isLastBatch { try updateLRSchedulers(.epoch, plateau: false, batchIndex: batchIndex) }
             for callback in callbacks {
@@ -155,6 +157,7 @@ extension Trainer {
         scaledLoss.backward()
         for callback in callbacks { try callback.onAfterBackward(self, module) }
         try module.onAfterBackward()
+        batchGradientPending = true
         guard stepsNow else { return loss }
         for callback in callbacks { try callback.onBeforeOptimizerStep(self, module, optimizer: optimizer) }
         try module.onBeforeOptimizerStep(optimizer: optimizer)

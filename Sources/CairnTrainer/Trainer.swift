@@ -158,6 +158,11 @@ public final class Trainer: @unchecked Sendable {
     var metricPhase = MetricPhase.training
     var currentBatchSize = 1
     var restartingMidEpoch = false
+    /// The last processed batch did not step: the gradients are an accumulation window's partial sum.
+    var accumulationWindowOpen = false
+    /// The batch in flight has run backward but is not processed yet, so the gradients hold a
+    /// contribution that a resume (which redoes that batch) would add a second time.
+    var batchGradientPending = false
     var pendingTrainLoaderState: StateValue?
     var trainingStartedAt: ContinuousClock.Instant?
 
@@ -276,6 +281,8 @@ public final class Trainer: @unchecked Sendable {
         dataModule = data
         module.trainer = self
         shouldStop = false
+        accumulationWindowOpen = false
+        batchGradientPending = false
         let signalHandler = options.handlesInterruptSignal ? InterruptSignalHandler(flag: interruptFlag) : nil
         defer {
             withExtendedLifetime(signalHandler) {}
