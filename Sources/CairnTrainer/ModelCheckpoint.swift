@@ -176,7 +176,7 @@ public final class ModelCheckpoint: Callback, @unchecked Sendable {
     /// otherwise after each validation.
     private func savesOnTrainEpochEnd(_ trainer: Trainer) -> Bool {
         guard trainer.options.checkValEveryNEpoch == 1 else { return false }
-        return !trainer.validationEnabled || trainer.options.valCheckInterval == nil
+        return !trainer.validationEnabled || (trainer.options.valCheckInterval?.isWholeEpoch ?? true)
     }
 
     // MARK: Saving

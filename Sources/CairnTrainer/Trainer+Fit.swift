@@ -44,6 +44,9 @@ extension Trainer {
 
     func runFitLoop() throws {
         guard let module, let trainLoader, options.limitTrainBatches != 0, !fitDone else { return }
+        if validationEnabled {
+            try checkValCheckInterval(batchesPerEpoch: min(trainLoader.batchesPerEpoch, options.limitTrainBatches ?? Int.max))
+        }
         module.train()
         for callback in callbacks { try callback.onTrainStart(self, module) }
         try module.onTrainStart()
@@ -111,7 +114,7 @@ extension Trainer {
             isTrainingStep = false
             try stopIfInterrupted()
             stopIfOutOfTime()
-            if shouldValidate(batchIndex: batchIndex, isLastBatch: isLastBatch), let validationLoader {
+            if shouldValidate(batchIndex: batchIndex, isLastBatch: isLastBatch, batchCount: batchCount), let validationLoader {
                 try runEvaluation(.validate, loader: validationLoader, limit: options.limitValBatches)
                 module.train()
                 metricPhase = .training
@@ -124,13 +127,22 @@ extension Trainer {
     }
 
     /// Lightning's `_should_check_val_fx`.
-    private func shouldValidate(batchIndex: Int, isLastBatch: Bool) -> Bool {
+    private func shouldValidate(batchIndex: Int, isLastBatch: Bool, batchCount: Int) -> Bool {
         guard validationEnabled else { return false }
         if let every = options.checkValEveryNEpoch, (currentEpoch + 1) % every != 0 { return false }
         if stopHonoured { return true }
         guard let interval = options.valCheckInterval else { return isLastBatch }
         let iteration = options.checkValEveryNEpoch == nil ? progress.trainBatch.total.processed - 1 : batchIndex
-        return (iteration + 1) % interval == 0
+        return (iteration + 1) % interval.period(batchesPerEpoch: batchCount) == 0
+    }
+
+    /// Lightning refuses a batch-count interval longer than the epoch when validation is per epoch
+    /// (it would never run); checked once the train loader's length is known.
+    func checkValCheckInterval(batchesPerEpoch: Int) throws {
+        guard case let .batches(count)? = options.valCheckInterval, options.checkValEveryNEpoch != nil,
+              count > batchesPerEpoch else { return }
+        throw TrainerError.invalidOption(name: "valCheckInterval",
+                                         reason: "\(count) batches is more than the \(batchesPerEpoch) training batches per epoch; set checkValEveryNEpoch to nil to count batches across epochs, or limitValBatches to 0 to disable validation")
     }
 
     /// Lightning's automatic optimization: step, zero-grad at the first batch of each

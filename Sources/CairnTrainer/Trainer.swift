@@ -24,8 +24,9 @@ public final class Trainer: @unchecked Sendable {
         public var limitTrainBatches: Int?
         /// Validation batches per run (nil: all; 0 disables validation).
         public var limitValBatches: Int?
-        /// Validate every this many train batches within the epoch (nil: at the epoch's end).
-        public var valCheckInterval: Int?
+        /// Validate every this many train batches (`50`) or fraction of the epoch (`0.25`) within
+        /// the epoch (nil: at the epoch's end, as `1.0`).
+        public var valCheckInterval: ValCheckInterval?
         /// Validate every this many epochs (nil with `valCheckInterval`: count batches across epochs).
         public var checkValEveryNEpoch: Int?
         /// Test batches per run (nil: all).
@@ -58,7 +59,7 @@ public final class Trainer: @unchecked Sendable {
         public var handlesInterruptSignal: Bool
 
         public init(maxEpochs: Int? = nil, maxSteps: Int? = nil, limitTrainBatches: Int? = nil,
-                    limitValBatches: Int? = nil, valCheckInterval: Int? = nil, checkValEveryNEpoch: Int? = 1,
+                    limitValBatches: Int? = nil, valCheckInterval: ValCheckInterval? = nil, checkValEveryNEpoch: Int? = 1,
                     numSanityValSteps: Int = 2, accumulateGradBatches: Int = 1, gradientClipVal: Float? = nil,
                     gradientClipAlgorithm: GradientClipAlgorithm = .norm, logEveryNSteps: Int = 50,
                     enableCheckpointing: Bool = true, defaultRootDir: String = ".", seed: UInt64? = nil,
@@ -66,7 +67,11 @@ public final class Trainer: @unchecked Sendable {
                     limitTestBatches: Int? = nil, limitPredictBatches: Int? = nil, fastDevRun: Int? = nil) {
             precondition(accumulateGradBatches >= 1, "Trainer: accumulateGradBatches \(accumulateGradBatches) must be at least 1")
             precondition(logEveryNSteps >= 1, "Trainer: logEveryNSteps \(logEveryNSteps) must be at least 1")
-            precondition(valCheckInterval.map { $0 >= 1 } ?? true, "Trainer: valCheckInterval must be at least 1")
+            if let problem = valCheckInterval?.problem { preconditionFailure("Trainer: \(problem)") }
+            if case let .fraction(fraction)? = valCheckInterval {
+                precondition(checkValEveryNEpoch != nil,
+                             "Trainer: valCheckInterval \(fraction) is a fraction of the epoch; with checkValEveryNEpoch nil it must be a batch count")
+            }
             precondition(checkValEveryNEpoch.map { $0 >= 1 } ?? true, "Trainer: checkValEveryNEpoch must be at least 1")
             precondition(minEpochs.map { $0 >= 0 } ?? true, "Trainer: minEpochs must not be negative")
             precondition(maxTime.map { $0 >= .zero } ?? true, "Trainer: maxTime must not be negative")

@@ -16,6 +16,8 @@ public enum TrainerError: Error, Equatable, Sendable, CustomStringConvertible {
     case interrupted(stage: Stage)
     /// A strict ReduceLROnPlateau configuration monitors a metric nobody logged (Lightning's MisconfigurationException).
     case missingMonitoredMetric(monitor: String, available: [String])
+    /// A trainer option cannot work with the data it met (Lightning's MisconfigurationException).
+    case invalidOption(name: String, reason: String)
 
     public var description: String {
         switch self {
@@ -27,6 +29,7 @@ public enum TrainerError: Error, Equatable, Sendable, CustomStringConvertible {
         case let .invalidConfiguration(callback, reason): "\(callback): \(reason)"
         case let .checkpointNotFound(selection, reason): "ckpt_path \(selection): \(reason)"
         case let .interrupted(stage): "\(stage.rawValue) interrupted after the current batch"
+        case let .invalidOption(name, reason): "Trainer option \(name): \(reason)"
         case let .missingMonitoredMetric(monitor, available):
             "ReduceLROnPlateau monitors \(monitor), which was not logged; available metrics: \(available); set monitor to one of them, or strict to false to skip such steps"
         }
