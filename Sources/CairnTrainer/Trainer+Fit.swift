@@ -6,7 +6,8 @@ import CairnTensor
 extension Trainer {
     var maxEpochs: Int? {
         if let maxEpochs = options.maxEpochs { return maxEpochs }
-        return options.maxSteps == nil ? 1000 : nil
+        // Lightning's `_parse_loop_limits`: 1000 unless max_steps or a Timer (max_time) bounds the run.
+        return options.maxSteps == nil && options.maxTime == nil ? 1000 : nil
     }
 
     var maxStepsReached: Bool { options.maxSteps.map { globalStep >= $0 } ?? false }

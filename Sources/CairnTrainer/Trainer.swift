@@ -11,11 +11,11 @@ import Logging
 public final class Trainer: @unchecked Sendable {
     /// How training proceeds; names follow Lightning's Trainer arguments.
     public struct Options: Sendable {
-        /// Stop after this many epochs (Lightning's default of 1000 when both limits are nil).
+        /// Stop after this many epochs (nil: Lightning's 1000, or no epoch limit when `maxSteps` or `maxTime` is set).
         public var maxEpochs: Int?
         /// Stop after this many optimizer steps.
         public var maxSteps: Int?
-        /// Train at least this many epochs: ``Trainer/shouldStop`` is ignored until then (nil: no minimum).
+        /// Train at least this many epochs: ``Trainer/shouldStop`` is ignored until then (nil: 0, Lightning's default).
         public var minEpochs: Int?
         /// Stop fit after the batch during which this much time has passed since training began
         /// (Lightning's `max_time`; the clock restarts on resume).
@@ -54,6 +54,11 @@ public final class Trainer: @unchecked Sendable {
         public var defaultRootDir: String
         /// Seeds ``Trainer/rng`` (nil: seed 0).
         public var seed: UInt64?
+        /// Lightning's `deterministic`: ask for bit-reproducible runs. Every Cairn kernel is
+        /// single-threaded with a fixed reduction order, so runs with the same seed already give
+        /// byte-identical results and there is no faster non-deterministic path to switch off; the
+        /// flag is recorded so that any such path added later must honour it.
+        public var deterministic: Bool
         /// Catch SIGINT while a stage runs: it raises ``Trainer/interruptFlag`` instead of killing
         /// the process, so the run stops after the current batch with ``TrainerError/interrupted(stage:)``.
         public var handlesInterruptSignal: Bool
@@ -64,7 +69,8 @@ public final class Trainer: @unchecked Sendable {
                     gradientClipAlgorithm: GradientClipAlgorithm = .norm, logEveryNSteps: Int = 50,
                     enableCheckpointing: Bool = true, defaultRootDir: String = ".", seed: UInt64? = nil,
                     handlesInterruptSignal: Bool = false, minEpochs: Int? = nil, maxTime: Duration? = nil,
-                    limitTestBatches: Int? = nil, limitPredictBatches: Int? = nil, fastDevRun: Int? = nil) {
+                    limitTestBatches: Int? = nil, limitPredictBatches: Int? = nil, fastDevRun: Int? = nil,
+                    deterministic: Bool = false) {
             precondition(accumulateGradBatches >= 1, "Trainer: accumulateGradBatches \(accumulateGradBatches) must be at least 1")
             precondition(logEveryNSteps >= 1, "Trainer: logEveryNSteps \(logEveryNSteps) must be at least 1")
             if let problem = valCheckInterval?.problem { preconditionFailure("Trainer: \(problem)") }
@@ -96,6 +102,7 @@ public final class Trainer: @unchecked Sendable {
             self.limitTestBatches = limitTestBatches
             self.limitPredictBatches = limitPredictBatches
             self.fastDevRun = fastDevRun
+            self.deterministic = deterministic
         }
 
         /// The limits `fastDevRun` stands for, set over whatever was given.
