@@ -27,7 +27,7 @@ extension CairnCommand {
                 }
                 let test = try trainer.test(module, data: data)
                 print(formatted(test.filter { $0.key.hasPrefix("test_") }))
-                print("checkpoints in \(options.checkpointDirectory)")
+                if trainer.options.enableCheckpointing { print("checkpoints in \(options.checkpointDirectory)") }
             }
         }
     }

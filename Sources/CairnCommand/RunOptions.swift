@@ -37,6 +37,9 @@ struct RunOptions: ParsableArguments {
     @Flag(help: "Print one plain line per epoch instead of a progress bar.")
     var noProgressBar = false
 
+    @OptionGroup(title: "Trainer options")
+    var trainerFlags: TrainerFlags
+
     func validate() throws {
         guard maxEpochs > 0 else { throw ValidationError("--max-epochs must be at least 1, got \(maxEpochs)") }
         if let maxSteps, maxSteps < 1 { throw ValidationError("--max-steps must be at least 1, got \(maxSteps)") }
@@ -44,6 +47,12 @@ struct RunOptions: ParsableArguments {
         guard lr > 0, lr.isFinite else { throw ValidationError("--lr must be a positive number, got \(lr)") }
         if let everyNTrainSteps, everyNTrainSteps < 1 {
             throw ValidationError("--every-n-train-steps must be at least 1, got \(everyNTrainSteps)")
+        }
+        if trainerFlags.noCheckpointing {
+            if everyNTrainSteps != nil { throw ValidationError("--no-checkpointing conflicts with --every-n-train-steps") }
+            if callback.contains(where: { $0.split(separator: ":").first == "ModelCheckpoint" }) {
+                throw ValidationError("--no-checkpointing conflicts with --callback ModelCheckpoint")
+            }
         }
     }
 
@@ -53,7 +62,7 @@ struct RunOptions: ParsableArguments {
     /// top 3 and last.ckpt; with `--every-n-train-steps` a step-triggered one owns last.ckpt instead.
     func callbacks(printing: Bool) throws -> [Callback] {
         var callbacks = try callback.map { try CallbackRegistry.shared.make($0) }
-        if !callbacks.contains(where: { $0 is ModelCheckpoint }) {
+        if !trainerFlags.noCheckpointing, !callbacks.contains(where: { $0 is ModelCheckpoint }) {
             callbacks.append(try ModelCheckpoint(dirpath: checkpointDirectory, monitor: "val_loss", saveTopK: 3,
                                                  saveLast: everyNTrainSteps == nil))
         }
@@ -66,8 +75,9 @@ struct RunOptions: ParsableArguments {
     }
 
     func trainer(printing: Bool) throws -> Trainer {
-        let options = Trainer.Options(maxEpochs: maxEpochs, maxSteps: maxSteps, defaultRootDir: defaultRootDir, seed: seed,
+        var options = Trainer.Options(maxEpochs: maxEpochs, maxSteps: maxSteps, defaultRootDir: defaultRootDir, seed: seed,
                                       handlesInterruptSignal: true)
+        try trainerFlags.apply(to: &options)
         return try Trainer(options, callbacks: callbacks(printing: printing))
     }
 
