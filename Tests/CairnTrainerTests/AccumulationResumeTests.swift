@@ -7,22 +7,6 @@ import CairnTensor
 import Foundation
 import Testing
 
-/// Saves a checkpoint at the end of the `batch`-th training batch of the run (1-based), then stops fit.
-final class SaveAfterBatch: Callback, @unchecked Sendable {
-    let batch: Int
-    let url: URL
-    init(batch: Int, url: URL) {
-        self.batch = batch
-        self.url = url
-    }
-
-    override func onTrainBatchEnd(_ trainer: Trainer, _ module: TrainingModule, outputs: Tensor?, batch: Batch, batchIndex: Int) throws {
-        guard trainer.progress.trainBatch.total.processed == self.batch else { return }
-        try trainer.saveCheckpoint(to: url)
-        trainer.shouldStop = true
-    }
-}
-
 @Suite struct AccumulationResumeTests {
     func accumulatingOptions() -> Trainer.Options {
         Trainer.Options(maxEpochs: 2, numSanityValSteps: 0, accumulateGradBatches: 3, enableCheckpointing: false)
@@ -40,7 +24,7 @@ final class SaveAfterBatch: Callback, @unchecked Sendable {
         let straightTrainer = try Trainer(accumulatingOptions())
         try straightTrainer.fit(straight, data: try freshData())
 
-        try Trainer(accumulatingOptions(), callbacks: [SaveAfterBatch(batch: 7, url: checkpoint)])
+        try Trainer(accumulatingOptions(), callbacks: [StopAndSave(batch: 7, url: checkpoint)])
             .fit(TinyClassifier(seed: 3), data: try freshData())
         let saved = try Checkpoint.load(checkpoint)
         guard case let .dictionary(gradients)? = saved["/accumulated_gradients"] else {
@@ -71,7 +55,7 @@ final class SaveAfterBatch: Callback, @unchecked Sendable {
         let directory = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
         let checkpoint = directory.appendingPathComponent("batch3.ckpt")
-        try Trainer(accumulatingOptions(), callbacks: [SaveAfterBatch(batch: 3, url: checkpoint)])
+        try Trainer(accumulatingOptions(), callbacks: [StopAndSave(batch: 3, url: checkpoint)])
             .fit(TinyClassifier(seed: 3), data: try freshData())
         #expect(try Checkpoint.load(checkpoint)["/accumulated_gradients"] == nil)
     }
@@ -81,7 +65,7 @@ final class SaveAfterBatch: Callback, @unchecked Sendable {
         let directory = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
         let checkpoint = directory.appendingPathComponent("batch2.ckpt")
-        try Trainer(accumulatingOptions(), callbacks: [SaveAfterBatch(batch: 2, url: checkpoint)])
+        try Trainer(accumulatingOptions(), callbacks: [StopAndSave(batch: 2, url: checkpoint)])
             .fit(TinyClassifier(seed: 3), data: try freshData())
         guard case var .dictionary(tree) = try Checkpoint.load(checkpoint),
               case var .dictionary(gradients)? = tree["accumulated_gradients"] else {

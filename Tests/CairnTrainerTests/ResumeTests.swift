@@ -8,17 +8,24 @@ import CairnTensorCheckpoint
 import Foundation
 import Testing
 
-/// Saves a checkpoint after the optimizer step that reaches `step`, then stops fit.
+/// Saves a checkpoint at the end of the first train batch where `isDue` holds, then stops fit.
 final class StopAndSave: Callback, @unchecked Sendable {
-    let step: Int
+    let isDue: @Sendable (Trainer) -> Bool
     let url: URL
+    /// After the optimizer step that reaches `step`.
     init(step: Int, url: URL) {
-        self.step = step
+        isDue = { $0.globalStep == step }
+        self.url = url
+    }
+
+    /// After the run's `batch`-th training batch (1-based), stepped or not.
+    init(batch: Int, url: URL) {
+        isDue = { $0.progress.trainBatch.total.processed == batch }
         self.url = url
     }
 
     override func onTrainBatchEnd(_ trainer: Trainer, _ module: TrainingModule, outputs: Tensor?, batch: Batch, batchIndex: Int) throws {
-        guard trainer.globalStep == step else { return }
+        guard isDue(trainer) else { return }
         try trainer.saveCheckpoint(to: url)
         trainer.shouldStop = true
     }
