@@ -63,7 +63,12 @@ extension Trainer {
             for callback in callbacks { try callback.onTrainEpochStart(self, module) }
             try module.onTrainEpochStart()
             progress.epoch.incrementStarted()
+            let processedBefore = progress.trainBatch.current.processed
             let reachedLastBatch = try runTrainEpoch(module, trainLoader)
+            // Resumed from a checkpoint written after the epoch's last batch: no batch (so no
+            // validation) ran in this run, and the metrics a plateau monitor reads are not in the
+            // checkpoint; as Lightning, its epoch step is skipped rather than run on nothing.
+            let resumedAtEpochEnd = restartingMidEpoch && progress.trainBatch.current.processed == processedBefore
             restartingMidEpoch = false
             progress.epoch.incrementProcessed()
             metricPhase = .training
@@ -74,7 +79,7 @@ extension Trainer {
             for callback in callbacks where callback.monitorsMetrics { try callback.onTrainEpochEnd(self, module) }
             metrics.finishEpoch(.training)
             // Plateau monitors step once the epoch's metrics are final (Lightning's FitLoop.on_advance_end).
-            if reachedLastBatch { try updateLRSchedulers(.epoch, plateau: true, batchIndex: 0) }
+            if reachedLastBatch, !resumedAtEpochEnd { try updateLRSchedulers(.epoch, plateau: true, batchIndex: 0) }
             progress.epoch.incrementCompleted()
         }
         for callback in callbacks { try callback.onTrainEnd(self, module) }

@@ -128,6 +128,30 @@ func handOptimizer(lr: Double = 0.05) -> Optimizer {
         #expect(trainer.optimizer?.paramGroups[0].learningRate == 0.05)
     }
 
+    /// Resuming from a checkpoint written after an epoch's last batch runs no validation before
+    /// that epoch ends, so a strict plateau monitor on val_loss skips that one step (as Lightning)
+    /// instead of failing; later epochs step it again.
+    @Test func resumeAtEpochEndSkipsThePlateauStep() throws {
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let checkpoint = directory.appendingPathComponent("batch5.ckpt")
+        let schedulers: @Sendable (Optimizer) -> [LRSchedulerConfiguration] = {
+            [LRSchedulerConfiguration(ReduceLROnPlateau($0, patience: 0), monitor: "val_loss")]
+        }
+        try Trainer(quietOptions(maxEpochs: 3), callbacks: [StopAndSave(batch: 5, url: checkpoint)])
+            .fit(ScheduledClassifier(seed: 1, makeSchedulers: schedulers), data: try freshData())
+        #expect(integer(try Checkpoint.load(checkpoint)["/lr_schedulers/0/last_epoch"]) == 0)
+
+        let trainer = try Trainer(quietOptions(maxEpochs: 3))
+        try trainer.fit(ScheduledClassifier(seed: 1, makeSchedulers: schedulers), data: try freshData(), ckptPath: checkpoint)
+        guard case let .plateau(plateau)? = trainer.lrSchedulerConfigs.first?.scheduler else {
+            Issue.record("expected the plateau configuration")
+            return
+        }
+        #expect(plateau.lastEpoch == 2)
+        #expect(trainer.currentEpoch == 3)
+    }
+
     /// A run with a step and an epoch schedule on one optimizer, stopped after step 7 (mid-epoch 2)
     /// and resumed with fresh objects, ends with the uninterrupted run's weights, optimizer,
     /// scheduler states and scheduler counters, byte for byte.
