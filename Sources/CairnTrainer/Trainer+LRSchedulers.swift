@@ -13,11 +13,8 @@ extension Trainer {
         for configuration in lrSchedulerConfigs
         where configuration.reducesOnPlateau == plateau && configuration.interval == interval
             && index % configuration.frequency == 0 {
-            switch configuration.scheduler {
-            case let .schedule(schedule):
-                progress.schedulerStep.incrementReady()
-                schedule.step()
-            case let .plateau(monitorScheduler):
+            var metric: Double?
+            if configuration.reducesOnPlateau {
                 let monitor = configuration.monitor ?? ""
                 guard let value = metrics.callbackMetrics[monitor] else {
                     let available = Array(metrics.callbackMetrics.keys)
@@ -27,9 +24,10 @@ extension Trainer {
                     logger.warning("ReduceLROnPlateau monitors \(monitor), which was not logged (available: \(available)); strict is false, so this lr update is skipped")
                     continue
                 }
-                progress.schedulerStep.incrementReady()
-                monitorScheduler.step(value)
+                metric = value
             }
+            progress.schedulerStep.incrementReady()
+            try module?.lrSchedulerStep(configuration.scheduler, metric: metric)
             // Only ready and completed are saved; the middle two keep pace so a restart (which
             // rewinds to processed) rewinds to completed, as Lightning's `_ReadyCompletedTracker`.
             progress.schedulerStep.incrementStarted()

@@ -36,6 +36,18 @@ open class TrainingModule: Module, @unchecked Sendable {
     /// ``configureOptimizers()``. Defaults to none.
     open func configureLRSchedulers(optimizer: Optimizer) throws -> [LRSchedulerConfiguration] { [] }
 
+    /// Steps one scheduler when the trainer decides it is due (Lightning's `lr_scheduler_step`):
+    /// `metric` is the monitored value for a plateau monitor, nil otherwise. Override to drive a
+    /// scheduler differently; the default calls its `step`.
+    open func lrSchedulerStep(_ scheduler: LRSchedulerConfiguration.Scheduler, metric: Double?) throws {
+        switch scheduler {
+        case let .schedule(schedule): schedule.step()
+        case let .plateau(plateau):
+            guard let metric else { preconditionFailure("lrSchedulerStep: ReduceLROnPlateau needs a metric") }
+            plateau.step(metric)
+        }
+    }
+
     // MARK: Logging and hyper-parameters
 
     /// Records a metric. `onStep` defaults to true within a training batch (its hooks and step)

@@ -44,7 +44,30 @@ func handOptimizer(lr: Double = 0.05) -> Optimizer {
     SGD([Parameter(Tensor(shape: [1], scalars: [0]))], lr: lr)
 }
 
+/// Steps its schedule twice per due step through the `lrSchedulerStep` hook, noting the metrics it got.
+final class DoubleStepper: TinyClassifier, @unchecked Sendable {
+    var metrics: [Double?] = []
+    override func configureLRSchedulers(optimizer: Optimizer) throws -> [LRSchedulerConfiguration] {
+        [LRSchedulerConfiguration(ExponentialLR(optimizer, gamma: 0.5))]
+    }
+
+    override func lrSchedulerStep(_ scheduler: LRSchedulerConfiguration.Scheduler, metric: Double?) throws {
+        metrics.append(metric)
+        try super.lrSchedulerStep(scheduler, metric: metric)
+        try super.lrSchedulerStep(scheduler, metric: metric)
+    }
+}
+
 @Suite struct LRSchedulerTests {
+    @Test func moduleHookStepsTheScheduler() throws {
+        let module = DoubleStepper(seed: 1)
+        let trainer = try Trainer(quietOptions(maxEpochs: 2))
+        try trainer.fit(module, data: try freshData())
+        #expect(module.metrics == [nil, nil])
+        #expect(trainer.optimizer?.paramGroups[0].learningRate == 0.05 * 0.5 * 0.5 * 0.5 * 0.5)
+        #expect(trainer.progress.schedulerStep.total.completed == 2)
+    }
+
     /// A step-interval StepLR with accumulation 2 steps after each optimizer step only: over two
     /// epochs of five batches (steps after batches 1, 3 and the last, 4) its lrs equal StepLR run by hand.
     @Test func stepIntervalFollowsOptimizerSteps() throws {
