@@ -312,6 +312,10 @@ public final class Trainer: @unchecked Sendable {
                 let configured = try module.configureOptimizers()
                 optimizer = configured
                 lrSchedulerConfigs = try module.configureLRSchedulers(optimizer: configured)
+                for (index, configuration) in lrSchedulerConfigs.enumerated() {
+                    precondition(configuration.optimizer === configured,
+                                 "configureLRSchedulers: scheduler \(index) acts on an optimizer configureOptimizers did not return")
+                }
             }
             if let checkpoint { try restoreTrainingState(from: checkpoint, stage: stage) }
             if stage == .fit {
