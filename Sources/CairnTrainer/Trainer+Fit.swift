@@ -173,9 +173,9 @@ extension Trainer {
         for callback in callbacks { try callback.onBeforeBackward(self, module, loss: scaledLoss) }
         try module.onBeforeBackward(loss: scaledLoss)
         scaledLoss.backward()
+        batchGradientPending = true
         for callback in callbacks { try callback.onAfterBackward(self, module) }
         try module.onAfterBackward()
-        batchGradientPending = true
         guard stepsNow else { return loss }
         for callback in callbacks { try callback.onBeforeOptimizerStep(self, module, optimizer: optimizer) }
         try module.onBeforeOptimizerStep(optimizer: optimizer)
