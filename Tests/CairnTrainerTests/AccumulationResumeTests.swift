@@ -7,6 +7,16 @@ import CairnTensor
 import Foundation
 import Testing
 
+/// Saves once from `onAfterBackward` of the run's second batch, while that batch is in flight.
+final class SaveAfterSecondBackward: Callback, @unchecked Sendable {
+    let url: URL
+    init(url: URL) { self.url = url }
+
+    override func onAfterBackward(_ trainer: Trainer, _ module: TrainingModule) throws {
+        if trainer.progress.trainBatch.total.started == 2 { try trainer.saveCheckpoint(to: url) }
+    }
+}
+
 @Suite struct AccumulationResumeTests {
     func accumulatingOptions() -> Trainer.Options {
         Trainer.Options(maxEpochs: 2, numSanityValSteps: 0, accumulateGradBatches: 3, enableCheckpointing: false)
@@ -58,6 +68,19 @@ import Testing
         try Trainer(accumulatingOptions(), callbacks: [StopAndSave(batch: 3, url: checkpoint)])
             .fit(TinyClassifier(seed: 3), data: try freshData())
         #expect(try Checkpoint.load(checkpoint)["/accumulated_gradients"] == nil)
+    }
+
+    /// Inside a batch after its backward pass the window's sum includes that batch, which a resume
+    /// redoes: the gradients are left out rather than counted twice.
+    @Test func inFlightBatchGradientsAreLeftOut() throws {
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let checkpoint = directory.appendingPathComponent("in-flight.ckpt")
+        try Trainer(accumulatingOptions(), callbacks: [SaveAfterSecondBackward(url: checkpoint)])
+            .fit(TinyClassifier(seed: 3), data: try freshData())
+        let saved = try Checkpoint.load(checkpoint)
+        #expect(saved["/accumulated_gradients"] == nil)
+        #expect(integer(saved["/loops/fit_loop/epoch_loop.batch_progress/total/processed"]) == 1)
     }
 
     /// A saved gradient whose shape differs from the parameter's is refused, naming the entry.
