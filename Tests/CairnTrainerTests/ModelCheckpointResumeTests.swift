@@ -1,0 +1,237 @@
+import CairnCheckpoint
+import CairnData
+import CairnTensor
+@testable import CairnTrainer
+import Foundation
+import Testing
+
+/// Logs `val_acc` (share of rows whose larger logit is the label) beside `val_loss`.
+final class AccuracyClassifier: TinyClassifier, @unchecked Sendable {
+    override func validationStep(_ batch: Batch, batchIndex: Int) throws -> Tensor? {
+        let logits = self(batch.features)
+        let scores = logits.scalars, labels = batch.labels.scalars
+        let rows = labels.count
+        let correct = (0..<rows).filter { row in (scores[2 * row + 1] > scores[2 * row] ? 1 : 0) == Int(labels[row]) }.count
+        log("val_acc", Double(correct) / Double(rows))
+        return try super.validationStep(batch, batchIndex: batchIndex)
+    }
+}
+
+/// ModelCheckpoint across resumes: the same files as an uninterrupted run, several callbacks
+/// at once, and a run directory that moved.
+@Suite struct ModelCheckpointResumeTests {
+    static func options(maxEpochs: Int, root: URL) -> Trainer.Options {
+        Trainer.Options(maxEpochs: maxEpochs, numSanityValSteps: 0, defaultRootDir: root.path)
+    }
+
+    /// Visible `.ckpt` names in `directory`, sorted.
+    static func checkpointNames(_ directory: URL) throws -> [String] {
+        try FileManager.default.contentsOfDirectory(atPath: directory.path).filter { $0.hasSuffix(".ckpt") && !$0.hasPrefix(".") }.sorted()
+    }
+
+    static func stateDictBytes(_ file: URL) throws -> [String: [UInt8]] {
+        let tree = try Checkpoint.load(file)
+        let weights = try #require(tree["/state_dict"])
+        return Dictionary(uniqueKeysWithValues: try weights.tensors().map { ($0.path.description, try $0.tensor.bytes()) })
+    }
+
+    /// The bookkeeping with every path reduced to its file name, to compare runs in different directories.
+    static func byName(_ state: ModelCheckpoint.State) -> [String: String] {
+        func name(_ path: String) -> String { path.isEmpty ? "" : URL(fileURLWithPath: path).lastPathComponent }
+        var summary = ["best": name(state.bestModelPath), "kth": name(state.kthBestModelPath), "last": name(state.lastModelPath),
+                       "best_score": "\(state.bestModelScore ?? .nan)", "kth_value": "\(state.kthValue ?? .nan)"]
+        for (path, value) in state.bestKModels { summary["k:" + name(path)] = "\(value)" }
+        return summary
+    }
+
+    @Test func resumedRunEndsWithTheSameTopKFilesAsAnUninterruptedRun() throws {
+        let whole = try temporaryDirectory(), split = try temporaryDirectory()
+        defer {
+            try? FileManager.default.removeItem(at: whole)
+            try? FileManager.default.removeItem(at: split)
+        }
+        func callback() throws -> ModelCheckpoint {
+            try ModelCheckpoint(filename: "{epoch}-{step}-{val_loss:.4f}", monitor: "val_loss", saveTopK: 3, saveLast: true)
+        }
+        let reference = try callback()
+        let recorder = ValidationLossRecorder()
+        try Trainer(Self.options(maxEpochs: 8, root: whole), callbacks: [recorder, reference]).fit(TinyClassifier(seed: 4), data: try freshData())
+
+        let firstHalf = try callback()
+        try Trainer(Self.options(maxEpochs: 4, root: split), callbacks: [firstHalf]).fit(TinyClassifier(seed: 4), data: try freshData())
+        let keptAtTheBreak = Set(firstHalf.state.bestKModels.keys.map { URL(fileURLWithPath: $0).lastPathComponent })
+        let resumed = try callback()
+        try Trainer(Self.options(maxEpochs: 8, root: split), callbacks: [resumed])
+            .fit(TinyClassifier(seed: 4), data: try freshData(), ckptPath: .last)
+
+        let names = try Self.checkpointNames(reference.dirpath)
+        #expect(names.count == 4 && names.contains("last.ckpt"))
+        #expect(try Self.checkpointNames(resumed.dirpath) == names)
+        // The second half evicted files of the first, so the restored bookkeeping did the work.
+        #expect(!keptAtTheBreak.isSubset(of: Set(names)))
+        #expect(recorder.losses.values.sorted().prefix(3).map { String(format: "%.4f", $0) }
+            == reference.state.bestKModels.values.sorted().map { String(format: "%.4f", $0) })
+        for name in names {
+            let expected = try Self.stateDictBytes(reference.dirpath.appendingPathComponent(name))
+            #expect(try Self.stateDictBytes(resumed.dirpath.appendingPathComponent(name)) == expected, "\(name) differs")
+        }
+        #expect(Self.byName(resumed.state) == Self.byName(reference.state))
+    }
+
+    /// val_loss (min) and val_acc (max) at once: distinct state keys, each keeps its own two
+    /// files through a resume, and the one `last.ckpt` holds both callbacks' newest states.
+    @Test func twoMonitorsKeepTheirOwnTopKThroughAResume() throws {
+        let whole = try temporaryDirectory(), split = try temporaryDirectory()
+        defer {
+            try? FileManager.default.removeItem(at: whole)
+            try? FileManager.default.removeItem(at: split)
+        }
+        func callbacks() throws -> [ModelCheckpoint] {
+            [try ModelCheckpoint(filename: "loss-{epoch}", monitor: "val_loss", saveTopK: 2, saveLast: true),
+             try ModelCheckpoint(filename: "acc-{epoch}", monitor: "val_acc", mode: .max, saveTopK: 2)]
+        }
+        let reference = try callbacks()
+        #expect(reference[0].stateKey != reference[1].stateKey)
+        #expect(reference[1].stateKey
+            == #"ModelCheckpoint<"monitor":"val_acc","mode":"max","every_n_train_steps":0,"every_n_epochs":1,"train_time_interval":null>"#)
+        try Trainer(Self.options(maxEpochs: 6, root: whole), callbacks: reference).fit(AccuracyClassifier(seed: 4), data: try freshData())
+
+        try Trainer(Self.options(maxEpochs: 3, root: split), callbacks: try callbacks()).fit(AccuracyClassifier(seed: 4), data: try freshData())
+        let resumed = try callbacks()
+        let trainer = try Trainer(Self.options(maxEpochs: 6, root: split), callbacks: resumed)
+        try trainer.fit(AccuracyClassifier(seed: 4), data: try freshData(), ckptPath: .last)
+        #expect(trainer.callbackStateWarnings.isEmpty)
+
+        let names = try Self.checkpointNames(resumed[0].dirpath)
+        #expect(names == (try Self.checkpointNames(reference[0].dirpath)))
+        #expect(names.filter { $0.hasPrefix("loss-") }.count == 2)
+        #expect(names.filter { $0.hasPrefix("acc-") }.count == 2)
+        #expect(names.filter { $0.hasPrefix("last") } == ["last.ckpt"])
+        for (live, expected) in zip(resumed, reference) {
+            #expect(Self.byName(live.state) == Self.byName(expected.state))
+            #expect(Set(live.state.bestKModels.keys.map { URL(fileURLWithPath: $0).lastPathComponent })
+                .isSubset(of: Set(names)))
+        }
+        #expect(resumed[1].state.bestModelScore == reference[1].state.bestModelScore)
+        // last.ckpt was written by the first callback before the second saved; it was rewritten after.
+        let last = try Checkpoint.load(resumed[0].dirpath.appendingPathComponent("last.ckpt"))
+        let saved = try #require(last[JSONPointer(tokens: ["callbacks", resumed[1].stateKey]).description])
+        #expect(try CheckpointDecoder().decode(ModelCheckpoint.State.self, from: saved) == resumed[1].state)
+    }
+
+    /// As Lightning: two callbacks that both keep a last file get `last.ckpt` and `last-v1.ckpt`.
+    @Test func secondLastFileGetsAVersion() throws {
+        let root = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: root) }
+        let callbacks = [try ModelCheckpoint(monitor: "val_loss", saveTopK: 0, saveLast: true),
+                         try ModelCheckpoint(saveTopK: 0, saveLast: true, everyNEpochs: 2)]
+        try Trainer(Self.options(maxEpochs: 4, root: root), callbacks: callbacks).fit(TinyClassifier(seed: 4), data: try freshData())
+        #expect(try Self.checkpointNames(callbacks[0].dirpath) == ["last-v1.ckpt", "last.ckpt"])
+        #expect(callbacks[1].lastModelPath.map { URL(fileURLWithPath: $0).lastPathComponent } == "last-v1.ckpt")
+    }
+
+    /// `mv` the whole run, resume from the new place: the restored paths follow the files, so
+    /// eviction still deletes the right ones and a foreign file there is left alone.
+    @Test func movingTheRunDirectoryKeepsTopKWorking() throws {
+        let whole = try temporaryDirectory(), original = try temporaryDirectory(), parent = try temporaryDirectory()
+        defer {
+            for url in [whole, original, parent] { try? FileManager.default.removeItem(at: url) }
+        }
+        func callback() throws -> ModelCheckpoint { try ModelCheckpoint(monitor: "val_loss", saveTopK: 2, saveLast: true) }
+        let reference = try callback()
+        try Trainer(Self.options(maxEpochs: 6, root: whole), callbacks: [reference]).fit(TinyClassifier(seed: 4), data: try freshData())
+
+        try Trainer(Self.options(maxEpochs: 3, root: original), callbacks: [try callback()]).fit(TinyClassifier(seed: 4), data: try freshData())
+        let moved = parent.appendingPathComponent("moved-run")
+        try FileManager.default.moveItem(at: original, to: moved)
+        let foreign = moved.appendingPathComponent("checkpoints/epoch=0-step=5-notes.ckpt")
+        try Data("someone else's".utf8).write(to: foreign)
+
+        let resumed = try callback()
+        let trainer = try Trainer(Self.options(maxEpochs: 6, root: moved), callbacks: [resumed])
+        #expect(try trainer.resolve(.best)?.deletingLastPathComponent().standardizedFileURL.path == resumed.dirpathAfterSetup(moved))
+        try trainer.fit(TinyClassifier(seed: 4), data: try freshData(), ckptPath: .last)
+
+        let names = try Self.checkpointNames(resumed.dirpath)
+        #expect(names.filter { $0 != foreign.lastPathComponent } == (try Self.checkpointNames(reference.dirpath)))
+        #expect(names.filter { $0 != foreign.lastPathComponent }.count == 3)
+        #expect(FileManager.default.fileExists(atPath: foreign.path))
+        #expect(Self.byName(resumed.state) == Self.byName(reference.state))
+        for path in Array(resumed.state.bestKModels.keys) + [resumed.state.bestModelPath, resumed.state.lastModelPath] {
+            #expect(path.hasPrefix(resumed.dirpath.path + "/"), "\(path) is outside the moved directory")
+        }
+    }
+
+    /// Resuming another run's checkpoint into a new directory (the old one still there) is not a
+    /// move: the old run's files are neither ranked nor deleted, as in Lightning.
+    @Test func resumingIntoAnotherDirectoryLeavesTheOldRunAlone() throws {
+        let first = try temporaryDirectory(), second = try temporaryDirectory()
+        defer {
+            try? FileManager.default.removeItem(at: first)
+            try? FileManager.default.removeItem(at: second)
+        }
+        func callback() throws -> ModelCheckpoint { try ModelCheckpoint(monitor: "val_loss", saveTopK: 2, saveLast: true) }
+        let original = try callback()
+        try Trainer(Self.options(maxEpochs: 3, root: first), callbacks: [original]).fit(TinyClassifier(seed: 4), data: try freshData())
+        let before = try Self.checkpointNames(original.dirpath)
+        let branch = try callback()
+        try Trainer(Self.options(maxEpochs: 6, root: second), callbacks: [branch])
+            .fit(TinyClassifier(seed: 4), data: try freshData(), ckptPath: .path(original.dirpath.appendingPathComponent("last.ckpt")))
+        #expect(try Self.checkpointNames(original.dirpath) == before)
+        #expect(try Self.checkpointNames(branch.dirpath).count == 3)
+        #expect(branch.state.bestKModels.keys.allSatisfy { $0.hasPrefix(branch.dirpath.path + "/") })
+    }
+
+    /// What a crash between saving and evicting leaves: own files the restored state no longer
+    /// names. Those from after the restored step are a rolled-back future the replay overwrites
+    /// by name (no `-v1` copies); those from before it were evicted, and the resume deletes them.
+    @Test func leftoversOfACrashedEvictionAreTidiedOnResume() throws {
+        let whole = try temporaryDirectory(), crashed = try temporaryDirectory(), stash = try temporaryDirectory()
+        defer {
+            for url in [whole, crashed, stash] { try? FileManager.default.removeItem(at: url) }
+        }
+        func callback() throws -> ModelCheckpoint { try ModelCheckpoint(monitor: "val_loss", saveTopK: 1, saveLast: true) }
+        let reference = try callback()
+        try Trainer(Self.options(maxEpochs: 6, root: whole), callbacks: [reference]).fit(TinyClassifier(seed: 4), data: try freshData())
+
+        // The run reaches epoch 6 but every file it evicts survives (a hard link taken just
+        // before the deletion is put back), and last.ckpt is set back to epoch 3.
+        let early = try callback()
+        try Trainer(Self.options(maxEpochs: 3, root: crashed), callbacks: [early]).fit(TinyClassifier(seed: 4), data: try freshData())
+        let directory = early.dirpath
+        let lastAtEpoch3 = try Data(contentsOf: directory.appendingPathComponent("last.ckpt"))
+        let continued = try callback()
+        continued.beforeEviction = { path in
+            try? FileManager.default.linkItem(atPath: path, toPath: stash.appendingPathComponent(URL(fileURLWithPath: path).lastPathComponent).path)
+        }
+        try Trainer(Self.options(maxEpochs: 6, root: crashed), callbacks: [continued])
+            .fit(TinyClassifier(seed: 4), data: try freshData(), ckptPath: .last)
+        let evicted = try FileManager.default.contentsOfDirectory(atPath: stash.path).filter { $0 != "last.ckpt" }.sorted()
+        #expect(!evicted.isEmpty)
+        for name in evicted {
+            try FileManager.default.copyItem(at: stash.appendingPathComponent(name), to: directory.appendingPathComponent(name))
+        }
+        try lastAtEpoch3.write(to: directory.appendingPathComponent("last.ckpt"))
+        #expect(try Self.checkpointNames(directory).count > 2)
+
+        let resumed = try callback()
+        try Trainer(Self.options(maxEpochs: 6, root: crashed), callbacks: [resumed])
+            .fit(TinyClassifier(seed: 4), data: try freshData(), ckptPath: .last)
+        #expect(try Self.checkpointNames(directory) == (try Self.checkpointNames(reference.dirpath)))
+        #expect(Self.byName(resumed.state) == Self.byName(reference.state))
+
+        // A finished run with an evicted file back in place: resuming it trains nothing but tidies.
+        let leftover = try #require(evicted.last)
+        try FileManager.default.copyItem(at: stash.appendingPathComponent(leftover), to: directory.appendingPathComponent(leftover))
+        try Trainer(Self.options(maxEpochs: 6, root: crashed), callbacks: [try callback()])
+            .fit(TinyClassifier(seed: 4), data: try freshData(), ckptPath: .last)
+        #expect(try Self.checkpointNames(directory) == (try Self.checkpointNames(reference.dirpath)))
+    }
+}
+
+extension ModelCheckpoint {
+    /// The directory setup will pick under `root` when none was given.
+    func dirpathAfterSetup(_ root: URL) -> String {
+        (configuredDirpath.map { URL(fileURLWithPath: $0) } ?? root.appendingPathComponent("checkpoints")).standardizedFileURL.path
+    }
+}
