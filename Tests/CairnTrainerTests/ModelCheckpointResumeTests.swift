@@ -119,6 +119,39 @@ final class AccuracyClassifier: TinyClassifier, @unchecked Sendable {
         #expect(try CheckpointDecoder().decode(ModelCheckpoint.State.self, from: saved) == resumed[1].state)
     }
 
+    /// A crash after the second callback's top-k file but before it rewrote the first one's
+    /// `last.ckpt`: that file's own copy of the second callback's state is newer than the one in
+    /// `last.ckpt`, and the resume takes it, ending as the uninterrupted run does.
+    @Test func aNewerOwnStateAtTheRestoredStepIsTakenOver() throws {
+        let whole = try temporaryDirectory(), crashed = try temporaryDirectory(), stash = try temporaryDirectory()
+        defer {
+            for url in [whole, crashed, stash] { try? FileManager.default.removeItem(at: url) }
+        }
+        func callbacks() throws -> [ModelCheckpoint] {
+            [try ModelCheckpoint(filename: "loss-{epoch}", monitor: "val_loss", saveTopK: 2, saveLast: true),
+             try ModelCheckpoint(filename: "acc-{epoch}", monitor: "val_acc", mode: .max, saveTopK: -1)]
+        }
+        let reference = try callbacks()
+        try Trainer(Self.options(maxEpochs: 5, root: whole), callbacks: reference).fit(AccuracyClassifier(seed: 4), data: try freshData())
+
+        let early = try callbacks()
+        let copier = LastFileCopier(to: stash.appendingPathComponent("last.ckpt"), atEpoch: 2)
+        try Trainer(Self.options(maxEpochs: 3, root: crashed), callbacks: [early[0], copier, early[1]])
+            .fit(AccuracyClassifier(seed: 4), data: try freshData())
+        let directory = early[0].dirpath
+        try FileManager.default.removeItem(at: directory.appendingPathComponent("last.ckpt"))
+        try FileManager.default.copyItem(at: stash.appendingPathComponent("last.ckpt"), to: directory.appendingPathComponent("last.ckpt"))
+        let stale = try CheckpointDecoder().decode(ModelCheckpoint.State.self, from: try #require(
+            try Checkpoint.load(directory.appendingPathComponent("last.ckpt"))[JSONPointer(tokens: ["callbacks", early[1].stateKey]).description]))
+        #expect(stale.bestKModels.count == 2, "last.ckpt should predate the accuracy callback's third file")
+
+        let resumed = try callbacks()
+        try Trainer(Self.options(maxEpochs: 5, root: crashed), callbacks: resumed)
+            .fit(AccuracyClassifier(seed: 4), data: try freshData(), ckptPath: .last)
+        #expect(try Self.checkpointNames(directory) == (try Self.checkpointNames(reference[0].dirpath)))
+        for (live, expected) in zip(resumed, reference) { #expect(Self.byName(live.state) == Self.byName(expected.state)) }
+    }
+
     /// As Lightning: two callbacks that both keep a last file get `last.ckpt` and `last-v1.ckpt`.
     @Test func secondLastFileGetsAVersion() throws {
         let root = try temporaryDirectory()
@@ -226,6 +259,25 @@ final class AccuracyClassifier: TinyClassifier, @unchecked Sendable {
         try Trainer(Self.options(maxEpochs: 6, root: crashed), callbacks: [try callback()])
             .fit(TinyClassifier(seed: 4), data: try freshData(), ckptPath: .last)
         #expect(try Self.checkpointNames(directory) == (try Self.checkpointNames(reference.dirpath)))
+    }
+}
+
+/// Copies `last.ckpt` at the end of one epoch, placed between two ModelCheckpoints: the copy is
+/// what the first wrote before the second saved.
+final class LastFileCopier: Callback, @unchecked Sendable {
+    let destination: URL
+    let epoch: Int
+
+    init(to destination: URL, atEpoch epoch: Int) {
+        self.destination = destination
+        self.epoch = epoch
+    }
+
+    override var monitorsMetrics: Bool { true }
+
+    override func onTrainEpochEnd(_ trainer: Trainer, _ module: TrainingModule) throws {
+        guard trainer.currentEpoch == epoch, let last = trainer.lastCheckpointPath else { return }
+        try FileManager.default.copyItem(at: last, to: destination)
     }
 }
 

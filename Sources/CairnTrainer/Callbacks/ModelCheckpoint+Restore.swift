@@ -89,15 +89,24 @@ extension ModelCheckpoint {
     }
 
     /// Files in the directory that this callback wrote (each file's own copy of this callback's
-    /// state names it) but the restored state does not: those from before the restored step were
-    /// evicted when a crash cut the eviction short, so they go; those from after it belong to the
-    /// future the resume rolls back, and the replay may overwrite them by name.
+    /// state names it) but the restored state does not. One written at the restored step, after
+    /// the restored file (another ModelCheckpoint's `last` cut short by a crash), holds this
+    /// callback's newer state for that very step, which is taken over. Then those from before
+    /// the restored step were evicted when a crash cut the eviction short, so they go; those
+    /// from after it belong to the future the resume rolls back, and the replay may overwrite them.
     private func tidyDirectory(_ context: RestoreContext) {
         guard let restoredStep = context.step else { return }
-        let named = Set([state.bestModelPath, state.lastModelPath] + Array(state.bestKModels.keys))
-        for path in checkpointFiles() where !named.contains(path) && path != context.file {
-            guard let (step, claimed) = ownClaim(of: path), claimed else { continue }
-            if step > restoredStep {
+        func named() -> Set<String> { Set([state.bestModelPath, state.lastModelPath] + Array(state.bestKModels.keys)) }
+        let known = named()
+        let orphans = checkpointFiles().filter { !known.contains($0) && $0 != context.file }
+            .compactMap { path in ownClaim(of: path).map { (path: path, claim: $0) } }
+        if let newer = orphans.first(where: { $0.claim.step == restoredStep }) {
+            context.logger.notice("ModelCheckpoint: \(newer.path) holds this callback's newer state for step \(restoredStep); taking it")
+            adopt(newer.claim.state.dirpath == state.dirpath ? newer.claim.state : relocated(newer.claim.state), context: context)
+        }
+        let current = named()
+        for (path, claim) in orphans where !current.contains(path) {
+            if claim.step > restoredStep {
                 replayableFiles.insert(path)
             } else {
                 context.logger.notice("ModelCheckpoint: removing \(path), evicted before a crash cut the eviction short")
@@ -113,15 +122,16 @@ extension ModelCheckpoint {
         return walker.compactMap { ($0 as? URL)?.standardizedFileURL }.filter { $0.pathExtension == "ckpt" }.map(\.path)
     }
 
-    /// The file's step and whether its own copy of this callback's state names it; nil when it
-    /// is not a checkpoint with such a state (a foreign or weights-only file).
-    private func ownClaim(of path: String) -> (step: Int, claimed: Bool)? {
+    /// The file's step and its own copy of this callback's state, when that state names the
+    /// file itself (so this callback wrote it); nil for foreign, weights-only or other files.
+    private func ownClaim(of path: String) -> (step: Int, state: State)? {
         guard let tree = try? Checkpoint.open(URL(fileURLWithPath: path)).tree(),
               case let .int(step)? = tree["/global_step"], let step = Int(exactly: step),
               let saved = tree[JSONPointer(tokens: ["callbacks", stateKey]).description],
               let embedded = try? CheckpointDecoder().decode(State.self, from: saved) else { return nil }
         let own = relativePath(path, in: state.dirpath)
         let named = [embedded.bestModelPath, embedded.lastModelPath] + Array(embedded.bestKModels.keys)
-        return (step, named.contains { !$0.isEmpty && relativePath($0, in: embedded.dirpath) == own })
+        guard named.contains(where: { !$0.isEmpty && relativePath($0, in: embedded.dirpath) == own }) else { return nil }
+        return (step, embedded)
     }
 }

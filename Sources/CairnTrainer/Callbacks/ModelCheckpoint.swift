@@ -81,7 +81,8 @@ public final class ModelCheckpoint: Callback, @unchecked Sendable {
     var ownedFiles = Set<String>()
     /// Own files of a future a resume rolled back: the replay may overwrite them by name.
     var replayableFiles = Set<String>()
-    var lastGlobalStepSaved: Int?
+    /// As Lightning, 0: nothing is saved before the first optimizer step.
+    var lastGlobalStepSaved: Int? = 0
     /// The step at which `last` was last written, so another ModelCheckpoint can refresh it.
     var lastFileStep: Int?
     var lastTimeChecked: ContinuousClock.Instant?
