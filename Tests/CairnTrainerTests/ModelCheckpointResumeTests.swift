@@ -29,6 +29,17 @@ final class AccuracyClassifier: TinyClassifier, @unchecked Sendable {
         try FileManager.default.contentsOfDirectory(atPath: directory.path).filter { $0.hasSuffix(".ckpt") && !$0.hasPrefix(".") }.sorted()
     }
 
+    static func fit(_ callbacks: [Callback], maxEpochs: Int, root: URL, module: TrainingModule = TinyClassifier(seed: 4),
+                    ckptPath: CheckpointSelection? = nil) throws {
+        try Trainer(options(maxEpochs: maxEpochs, root: root), callbacks: callbacks).fit(module, data: try freshData(), ckptPath: ckptPath)
+    }
+
+    static func scratchDirectories(_ count: Int) throws -> [URL] { try (0..<count).map { _ in try temporaryDirectory() } }
+
+    static func remove(_ directories: [URL]) {
+        for url in directories { try? FileManager.default.removeItem(at: url) }
+    }
+
     static func stateDictBytes(_ file: URL) throws -> [String: [UInt8]] {
         let tree = try Checkpoint.load(file)
         let weights = try #require(tree["/state_dict"])
@@ -45,24 +56,21 @@ final class AccuracyClassifier: TinyClassifier, @unchecked Sendable {
     }
 
     @Test func resumedRunEndsWithTheSameTopKFilesAsAnUninterruptedRun() throws {
-        let whole = try temporaryDirectory(), split = try temporaryDirectory()
-        defer {
-            try? FileManager.default.removeItem(at: whole)
-            try? FileManager.default.removeItem(at: split)
-        }
+        let scratch = try Self.scratchDirectories(2)
+        defer { Self.remove(scratch) }
+        let (whole, split) = (scratch[0], scratch[1])
         func callback() throws -> ModelCheckpoint {
             try ModelCheckpoint(filename: "{epoch}-{step}-{val_loss:.4f}", monitor: "val_loss", saveTopK: 3, saveLast: true)
         }
         let reference = try callback()
         let recorder = ValidationLossRecorder()
-        try Trainer(Self.options(maxEpochs: 8, root: whole), callbacks: [recorder, reference]).fit(TinyClassifier(seed: 4), data: try freshData())
+        try Self.fit([recorder, reference], maxEpochs: 8, root: whole)
 
         let firstHalf = try callback()
-        try Trainer(Self.options(maxEpochs: 4, root: split), callbacks: [firstHalf]).fit(TinyClassifier(seed: 4), data: try freshData())
+        try Self.fit([firstHalf], maxEpochs: 4, root: split)
         let keptAtTheBreak = Set(firstHalf.state.bestKModels.keys.map { URL(fileURLWithPath: $0).lastPathComponent })
         let resumed = try callback()
-        try Trainer(Self.options(maxEpochs: 8, root: split), callbacks: [resumed])
-            .fit(TinyClassifier(seed: 4), data: try freshData(), ckptPath: .last)
+        try Self.fit([resumed], maxEpochs: 8, root: split, ckptPath: .last)
 
         let names = try Self.checkpointNames(reference.dirpath)
         #expect(names.count == 4 && names.contains("last.ckpt"))
@@ -81,11 +89,9 @@ final class AccuracyClassifier: TinyClassifier, @unchecked Sendable {
     /// val_loss (min) and val_acc (max) at once: distinct state keys, each keeps its own two
     /// files through a resume, and the one `last.ckpt` holds both callbacks' newest states.
     @Test func twoMonitorsKeepTheirOwnTopKThroughAResume() throws {
-        let whole = try temporaryDirectory(), split = try temporaryDirectory()
-        defer {
-            try? FileManager.default.removeItem(at: whole)
-            try? FileManager.default.removeItem(at: split)
-        }
+        let scratch = try Self.scratchDirectories(2)
+        defer { Self.remove(scratch) }
+        let (whole, split) = (scratch[0], scratch[1])
         func callbacks() throws -> [ModelCheckpoint] {
             [try ModelCheckpoint(filename: "loss-{epoch}", monitor: "val_loss", saveTopK: 2, saveLast: true),
              try ModelCheckpoint(filename: "acc-{epoch}", monitor: "val_acc", mode: .max, saveTopK: 2)]
@@ -94,9 +100,9 @@ final class AccuracyClassifier: TinyClassifier, @unchecked Sendable {
         #expect(reference[0].stateKey != reference[1].stateKey)
         #expect(reference[1].stateKey
             == #"ModelCheckpoint<"monitor":"val_acc","mode":"max","every_n_train_steps":0,"every_n_epochs":1,"train_time_interval":null>"#)
-        try Trainer(Self.options(maxEpochs: 6, root: whole), callbacks: reference).fit(AccuracyClassifier(seed: 4), data: try freshData())
+        try Self.fit(reference, maxEpochs: 6, root: whole, module: AccuracyClassifier(seed: 4))
 
-        try Trainer(Self.options(maxEpochs: 3, root: split), callbacks: try callbacks()).fit(AccuracyClassifier(seed: 4), data: try freshData())
+        try Self.fit(try callbacks(), maxEpochs: 3, root: split, module: AccuracyClassifier(seed: 4))
         let resumed = try callbacks()
         let trainer = try Trainer(Self.options(maxEpochs: 6, root: split), callbacks: resumed)
         try trainer.fit(AccuracyClassifier(seed: 4), data: try freshData(), ckptPath: .last)
@@ -123,16 +129,15 @@ final class AccuracyClassifier: TinyClassifier, @unchecked Sendable {
     /// `last.ckpt`: that file's own copy of the second callback's state is newer than the one in
     /// `last.ckpt`, and the resume takes it, ending as the uninterrupted run does.
     @Test func aNewerOwnStateAtTheRestoredStepIsTakenOver() throws {
-        let whole = try temporaryDirectory(), crashed = try temporaryDirectory(), stash = try temporaryDirectory()
-        defer {
-            for url in [whole, crashed, stash] { try? FileManager.default.removeItem(at: url) }
-        }
+        let scratch = try Self.scratchDirectories(3)
+        defer { Self.remove(scratch) }
+        let (whole, crashed, stash) = (scratch[0], scratch[1], scratch[2])
         func callbacks() throws -> [ModelCheckpoint] {
             [try ModelCheckpoint(filename: "loss-{epoch}", monitor: "val_loss", saveTopK: 2, saveLast: true),
              try ModelCheckpoint(filename: "acc-{epoch}", monitor: "val_acc", mode: .max, saveTopK: -1)]
         }
         let reference = try callbacks()
-        try Trainer(Self.options(maxEpochs: 5, root: whole), callbacks: reference).fit(AccuracyClassifier(seed: 4), data: try freshData())
+        try Self.fit(reference, maxEpochs: 5, root: whole, module: AccuracyClassifier(seed: 4))
 
         let early = try callbacks()
         let copier = LastFileCopier(to: stash.appendingPathComponent("last.ckpt"), atEpoch: 2)
@@ -146,8 +151,7 @@ final class AccuracyClassifier: TinyClassifier, @unchecked Sendable {
         #expect(stale.bestKModels.count == 2, "last.ckpt should predate the accuracy callback's third file")
 
         let resumed = try callbacks()
-        try Trainer(Self.options(maxEpochs: 5, root: crashed), callbacks: resumed)
-            .fit(AccuracyClassifier(seed: 4), data: try freshData(), ckptPath: .last)
+        try Self.fit(resumed, maxEpochs: 5, root: crashed, module: AccuracyClassifier(seed: 4), ckptPath: .last)
         #expect(try Self.checkpointNames(directory) == (try Self.checkpointNames(reference[0].dirpath)))
         for (live, expected) in zip(resumed, reference) { #expect(Self.byName(live.state) == Self.byName(expected.state)) }
     }
@@ -158,7 +162,7 @@ final class AccuracyClassifier: TinyClassifier, @unchecked Sendable {
         defer { try? FileManager.default.removeItem(at: root) }
         let callbacks = [try ModelCheckpoint(monitor: "val_loss", saveTopK: 0, saveLast: true),
                          try ModelCheckpoint(saveTopK: 0, saveLast: true, everyNEpochs: 2)]
-        try Trainer(Self.options(maxEpochs: 4, root: root), callbacks: callbacks).fit(TinyClassifier(seed: 4), data: try freshData())
+        try Self.fit(callbacks, maxEpochs: 4, root: root)
         #expect(try Self.checkpointNames(callbacks[0].dirpath) == ["last-v1.ckpt", "last.ckpt"])
         #expect(callbacks[1].lastModelPath.map { URL(fileURLWithPath: $0).lastPathComponent } == "last-v1.ckpt")
     }
@@ -166,15 +170,14 @@ final class AccuracyClassifier: TinyClassifier, @unchecked Sendable {
     /// `mv` the whole run, resume from the new place: the restored paths follow the files, so
     /// eviction still deletes the right ones and a foreign file there is left alone.
     @Test func movingTheRunDirectoryKeepsTopKWorking() throws {
-        let whole = try temporaryDirectory(), original = try temporaryDirectory(), parent = try temporaryDirectory()
-        defer {
-            for url in [whole, original, parent] { try? FileManager.default.removeItem(at: url) }
-        }
+        let scratch = try Self.scratchDirectories(3)
+        defer { Self.remove(scratch) }
+        let (whole, original, parent) = (scratch[0], scratch[1], scratch[2])
         func callback() throws -> ModelCheckpoint { try ModelCheckpoint(monitor: "val_loss", saveTopK: 2, saveLast: true) }
         let reference = try callback()
-        try Trainer(Self.options(maxEpochs: 6, root: whole), callbacks: [reference]).fit(TinyClassifier(seed: 4), data: try freshData())
+        try Self.fit([reference], maxEpochs: 6, root: whole)
 
-        try Trainer(Self.options(maxEpochs: 3, root: original), callbacks: [try callback()]).fit(TinyClassifier(seed: 4), data: try freshData())
+        try Self.fit([try callback()], maxEpochs: 3, root: original)
         let moved = parent.appendingPathComponent("moved-run")
         try FileManager.default.moveItem(at: original, to: moved)
         let foreign = moved.appendingPathComponent("checkpoints/epoch=0-step=5-notes.ckpt")
@@ -198,18 +201,15 @@ final class AccuracyClassifier: TinyClassifier, @unchecked Sendable {
     /// Resuming another run's checkpoint into a new directory (the old one still there) is not a
     /// move: the old run's files are neither ranked nor deleted, as in Lightning.
     @Test func resumingIntoAnotherDirectoryLeavesTheOldRunAlone() throws {
-        let first = try temporaryDirectory(), second = try temporaryDirectory()
-        defer {
-            try? FileManager.default.removeItem(at: first)
-            try? FileManager.default.removeItem(at: second)
-        }
+        let scratch = try Self.scratchDirectories(2)
+        defer { Self.remove(scratch) }
+        let (first, second) = (scratch[0], scratch[1])
         func callback() throws -> ModelCheckpoint { try ModelCheckpoint(monitor: "val_loss", saveTopK: 2, saveLast: true) }
         let original = try callback()
-        try Trainer(Self.options(maxEpochs: 3, root: first), callbacks: [original]).fit(TinyClassifier(seed: 4), data: try freshData())
+        try Self.fit([original], maxEpochs: 3, root: first)
         let before = try Self.checkpointNames(original.dirpath)
         let branch = try callback()
-        try Trainer(Self.options(maxEpochs: 6, root: second), callbacks: [branch])
-            .fit(TinyClassifier(seed: 4), data: try freshData(), ckptPath: .path(original.dirpath.appendingPathComponent("last.ckpt")))
+        try Self.fit([branch], maxEpochs: 6, root: second, ckptPath: .path(original.dirpath.appendingPathComponent("last.ckpt")))
         #expect(try Self.checkpointNames(original.dirpath) == before)
         #expect(try Self.checkpointNames(branch.dirpath).count == 3)
         #expect(branch.state.bestKModels.keys.allSatisfy { $0.hasPrefix(branch.dirpath.path + "/") })
@@ -219,26 +219,24 @@ final class AccuracyClassifier: TinyClassifier, @unchecked Sendable {
     /// names. Those from after the restored step are a rolled-back future the replay overwrites
     /// by name (no `-v1` copies); those from before it were evicted, and the resume deletes them.
     @Test func leftoversOfACrashedEvictionAreTidiedOnResume() throws {
-        let whole = try temporaryDirectory(), crashed = try temporaryDirectory(), stash = try temporaryDirectory()
-        defer {
-            for url in [whole, crashed, stash] { try? FileManager.default.removeItem(at: url) }
-        }
+        let scratch = try Self.scratchDirectories(3)
+        defer { Self.remove(scratch) }
+        let (whole, crashed, stash) = (scratch[0], scratch[1], scratch[2])
         func callback() throws -> ModelCheckpoint { try ModelCheckpoint(monitor: "val_loss", saveTopK: 1, saveLast: true) }
         let reference = try callback()
-        try Trainer(Self.options(maxEpochs: 6, root: whole), callbacks: [reference]).fit(TinyClassifier(seed: 4), data: try freshData())
+        try Self.fit([reference], maxEpochs: 6, root: whole)
 
         // The run reaches epoch 6 but every file it evicts survives (a hard link taken just
         // before the deletion is put back), and last.ckpt is set back to epoch 3.
         let early = try callback()
-        try Trainer(Self.options(maxEpochs: 3, root: crashed), callbacks: [early]).fit(TinyClassifier(seed: 4), data: try freshData())
+        try Self.fit([early], maxEpochs: 3, root: crashed)
         let directory = early.dirpath
         let lastAtEpoch3 = try Data(contentsOf: directory.appendingPathComponent("last.ckpt"))
         let continued = try callback()
         continued.beforeEviction = { path in
             try? FileManager.default.linkItem(atPath: path, toPath: stash.appendingPathComponent(URL(fileURLWithPath: path).lastPathComponent).path)
         }
-        try Trainer(Self.options(maxEpochs: 6, root: crashed), callbacks: [continued])
-            .fit(TinyClassifier(seed: 4), data: try freshData(), ckptPath: .last)
+        try Self.fit([continued], maxEpochs: 6, root: crashed, ckptPath: .last)
         let evicted = try FileManager.default.contentsOfDirectory(atPath: stash.path).filter { $0 != "last.ckpt" }.sorted()
         #expect(!evicted.isEmpty)
         for name in evicted {
@@ -248,16 +246,14 @@ final class AccuracyClassifier: TinyClassifier, @unchecked Sendable {
         #expect(try Self.checkpointNames(directory).count > 2)
 
         let resumed = try callback()
-        try Trainer(Self.options(maxEpochs: 6, root: crashed), callbacks: [resumed])
-            .fit(TinyClassifier(seed: 4), data: try freshData(), ckptPath: .last)
+        try Self.fit([resumed], maxEpochs: 6, root: crashed, ckptPath: .last)
         #expect(try Self.checkpointNames(directory) == (try Self.checkpointNames(reference.dirpath)))
         #expect(Self.byName(resumed.state) == Self.byName(reference.state))
 
         // A finished run with an evicted file back in place: resuming it trains nothing but tidies.
         let leftover = try #require(evicted.last)
         try FileManager.default.copyItem(at: stash.appendingPathComponent(leftover), to: directory.appendingPathComponent(leftover))
-        try Trainer(Self.options(maxEpochs: 6, root: crashed), callbacks: [try callback()])
-            .fit(TinyClassifier(seed: 4), data: try freshData(), ckptPath: .last)
+        try Self.fit([try callback()], maxEpochs: 6, root: crashed, ckptPath: .last)
         #expect(try Self.checkpointNames(directory) == (try Self.checkpointNames(reference.dirpath)))
     }
 }
