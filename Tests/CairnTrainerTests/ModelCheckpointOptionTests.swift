@@ -203,6 +203,7 @@ final class SlashMetricClassifier: TinyClassifier, @unchecked Sendable {
         #expect(checkpoint.saveWeightsOnly && !checkpoint.autoInsertMetricName)
         #expect(checkpoint.mode == .max && checkpoint.filename == "{epoch}")
         #expect(throws: CallbackSpecError.self) { try CallbackRegistry().make("ModelCheckpoint:train_time_interval=-1") }
+        #expect(throws: CallbackSpecError.self) { try CallbackRegistry().make("ModelCheckpoint:train_time_interval=1e300") }
         #expect(throws: CallbackSpecError.self) { try CallbackRegistry().make("ModelCheckpoint:save_on_train_epoch_end=maybe") }
     }
 }

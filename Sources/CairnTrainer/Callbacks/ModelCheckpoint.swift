@@ -245,7 +245,8 @@ extension ModelCheckpoint: RegistrableCallback {
     public static func make(from arguments: inout CallbackArguments) throws -> Callback {
         let optionalBool: (String) -> Bool?? = { ["true": true, "1": true, "false": false, "0": false][$0.lowercased()].map { Optional($0) } }
         let interval = try arguments.value("train_time_interval", default: nil, expected: "positive number of seconds") { text in
-            Double(text).flatMap { $0 > 0 && $0.isFinite ? Optional(Duration.milliseconds(Int64(($0 * 1000).rounded()))) : nil }
+            // Bounded so the conversion to whole milliseconds cannot overflow.
+            Double(text).flatMap { $0 > 0 && $0 < 1e12 ? Optional(Duration.milliseconds(Int64(($0 * 1000).rounded()))) : nil }
         }
         return try ModelCheckpoint(
             dirpath: arguments.string("dirpath"), filename: arguments.string("filename"),
