@@ -215,6 +215,21 @@ final class AccuracyClassifier: TinyClassifier, @unchecked Sendable {
         #expect(branch.state.bestKModels.keys.allSatisfy { $0.hasPrefix(branch.dirpath.path + "/") })
     }
 
+    /// As Lightning: the file a run resumed from is never deleted, even when it drops out of the top k.
+    @Test func theFileResumedFromIsKept() throws {
+        let scratch = try Self.scratchDirectories(1)
+        defer { Self.remove(scratch) }
+        func callback() throws -> ModelCheckpoint { try ModelCheckpoint(monitor: "val_loss", saveTopK: 1) }
+        let first = try callback()
+        try Self.fit([first], maxEpochs: 2, root: scratch[0])
+        let resumedFrom = try #require(first.bestModelPath)
+        let second = try callback()
+        try Self.fit([second], maxEpochs: 8, root: scratch[0], ckptPath: .path(URL(fileURLWithPath: resumedFrom)))
+        #expect(second.bestModelPath != resumedFrom)
+        #expect(FileManager.default.fileExists(atPath: resumedFrom))
+        #expect(try Self.checkpointNames(second.dirpath).count == 2)
+    }
+
     /// What a crash between saving and evicting leaves: own files the restored state no longer
     /// names. Those from after the restored step are a rolled-back future the replay overwrites
     /// by name (no `-v1` copies); those from before it were evicted, and the resume deletes them.
