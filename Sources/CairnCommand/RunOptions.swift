@@ -71,7 +71,21 @@ struct RunOptions: ParsableArguments {
                                                  everyNTrainSteps: everyNTrainSteps))
         }
         if printing { callbacks.append(EpochPrinter()) }
+        pauseBeforeEvictionWhenAsked(callbacks)
         return callbacks
+    }
+
+    /// `CAIRN_PAUSE_BEFORE_EVICTION=<seconds>`: each ModelCheckpoint announces an eviction on
+    /// stderr and sleeps before deleting, so crash tests can kill the run in that window.
+    private func pauseBeforeEvictionWhenAsked(_ callbacks: [Callback]) {
+        guard let text = ProcessInfo.processInfo.environment["CAIRN_PAUSE_BEFORE_EVICTION"],
+              let seconds = Double(text), seconds >= 0 else { return }
+        for case let checkpoint as ModelCheckpoint in callbacks {
+            checkpoint.beforeEviction = { path in
+                FileHandle.standardError.write(Data("cairn: evicting \(path)\n".utf8))
+                Thread.sleep(forTimeInterval: seconds)
+            }
+        }
     }
 
     func trainer(printing: Bool) throws -> Trainer {

@@ -47,9 +47,17 @@ extension Trainer {
             guard let callback = checkpointCallback, let last = try newestLastCheckpoint() else {
                 throw TrainerError.checkpointNotFound(selection: "best", reason: "no ModelCheckpoint with a last checkpoint to read it from")
             }
+            let tree = try Checkpoint.load(last)
             let pointer = JSONPointer(tokens: ["callbacks", callback.stateKey, "best_model_path"]).description
-            guard case let .string(path)? = try Checkpoint.load(last)[pointer], !path.isEmpty else {
+            guard case let .string(path)? = tree[pointer], !path.isEmpty else {
                 throw TrainerError.checkpointNotFound(selection: "best", reason: "\(last.path) records no \(pointer)")
+            }
+            // A run directory that moved holds the best file under the same name as before.
+            let savedDirectory = JSONPointer(tokens: ["callbacks", callback.stateKey, "dirpath"]).description
+            if !FileManager.default.fileExists(atPath: path), case let .string(oldDirectory)? = tree[savedDirectory],
+               path.hasPrefix(oldDirectory + "/") {
+                let moved = last.deletingLastPathComponent().appendingPathComponent(String(path.dropFirst(oldDirectory.count + 1)))
+                if FileManager.default.fileExists(atPath: moved.path) { return moved }
             }
             return URL(fileURLWithPath: path)
         }

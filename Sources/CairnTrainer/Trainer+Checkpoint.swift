@@ -10,7 +10,12 @@ extension Trainer {
     /// `loops` (with the train loader's resume point), `optimizer_states`, `lr_schedulers`,
     /// `callbacks/<stateKey>`, `hyper_parameters`, `datamodule` and `rng_states`; then each
     /// callback's and the module's `onSaveCheckpoint` may add to it.
-    public func dumpCheckpoint() throws -> CheckpointValue {
+    public func dumpCheckpoint() throws -> CheckpointValue { try dumpCheckpoint(weightsOnly: false) }
+
+    /// As ``dumpCheckpoint()``; with `weightsOnly`, as Lightning's `save_weights_only`: only `epoch`,
+    /// `global_step`, `state_dict`, `loops`, `hyper_parameters` and `datamodule`, and only the
+    /// module's `onSaveCheckpoint` runs (no optimizer, callback or generator state: nothing to resume from).
+    public func dumpCheckpoint(weightsOnly: Bool) throws -> CheckpointValue {
         guard let module else { preconditionFailure("dumpCheckpoint: no module is running; call it from a hook") }
         var weights = OrderedDictionary<CheckpointKey, CheckpointValue>()
         for (name, tensor) in module.stateDict() { weights[.string(name)] = .tensor(CheckpointTensor(tensor)) }
@@ -29,16 +34,20 @@ extension Trainer {
             "global_step": .int(Int64(globalStep)),
             "state_dict": .dictionary(weights),
             "loops": loops,
-            "optimizer_states": .list(optimizer.map { [CheckpointValue($0.stateDict())] } ?? []),
-            "lr_schedulers": lrSchedulerStates,
-            "callbacks": .dictionary(callbackStates),
         ]
-        if let gradients = accumulatedGradientsEntry(of: module) { tree[.string(Self.accumulatedGradientsKey)] = gradients }
+        if !weightsOnly {
+            tree["optimizer_states"] = .list(optimizer.map { [CheckpointValue($0.stateDict())] } ?? [])
+            tree["lr_schedulers"] = lrSchedulerStates
+            tree["callbacks"] = .dictionary(callbackStates)
+            if let gradients = accumulatedGradientsEntry(of: module) { tree[.string(Self.accumulatedGradientsKey)] = gradients }
+        }
         if let hyperparameters = module.hyperparameters { tree["hyper_parameters"] = hyperparameters }
         if let dataState = try dataModule?.stateDict() { tree["datamodule"] = dataState }
-        tree["rng_states"] = rngStates(of: module)
+        if !weightsOnly { tree["rng_states"] = rngStates(of: module) }
         var checkpoint = CheckpointValue.dictionary(tree)
-        for callback in callbacks { try callback.onSaveCheckpoint(self, module, checkpoint: &checkpoint) }
+        if !weightsOnly {
+            for callback in callbacks { try callback.onSaveCheckpoint(self, module, checkpoint: &checkpoint) }
+        }
         try module.onSaveCheckpoint(checkpoint: &checkpoint)
         return checkpoint
     }
@@ -46,6 +55,23 @@ extension Trainer {
     /// Saves ``dumpCheckpoint()`` to `url` (atomically replacing any file there).
     public func saveCheckpoint(to url: URL) throws {
         try Checkpoint.save(try dumpCheckpoint(), to: url)
+    }
+
+    /// Saves ``dumpCheckpoint(weightsOnly:)`` to `url` (atomically replacing any file there).
+    public func saveCheckpoint(to url: URL, weightsOnly: Bool) throws {
+        try Checkpoint.save(try dumpCheckpoint(weightsOnly: weightsOnly), to: url)
+    }
+
+    /// Fit resumes training, so it needs what a weights-only file leaves out; evaluation needs only weights.
+    func requireTrainingState(in checkpoint: CheckpointValue, file: URL, stage: Stage) throws {
+        // Without weights it is not a weights-only file but a broken one, which the restore reports.
+        guard stage == .fit, checkpoint["/state_dict"] != nil else { return }
+        let missing = ["optimizer_states", "callbacks"].filter { checkpoint["/\($0)"] == nil }
+        guard !missing.isEmpty else { return }
+        throw TrainerError.checkpointFile(
+            path: file.path,
+            reason: "holds no \(missing.joined(separator: " or ")) (a weights-only checkpoint, as ModelCheckpoint saveWeightsOnly "
+                + "writes), so fit cannot resume from it; use it with validate, test or predict, or load its state_dict into the module")
     }
 
     /// `{"trainer": words, "dropout": {module path: words}}`; words are stored bit-for-bit as Int64.

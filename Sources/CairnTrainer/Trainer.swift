@@ -163,6 +163,8 @@ public final class Trainer: @unchecked Sendable {
     public internal(set) var lrSchedulerConfigs: [LRSchedulerConfiguration] = []
     /// The file a ModelCheckpoint wrote last.
     public internal(set) var lastCheckpointPath: URL?
+    /// The checkpoint the running (or last) stage restored, or nil (Lightning's `ckpt_path`).
+    public internal(set) var restoredCheckpointPath: URL?
 
     var trainLoader: (any BatchLoader)?
     var validationLoader: (any BatchLoader)?
@@ -306,8 +308,12 @@ public final class Trainer: @unchecked Sendable {
             try data.setup(stage: stage)
             for callback in callbacks { try callback.setup(self, module, stage: stage) }
             try module.setup(stage: stage)
-            let checkpoint = try ckptPath.flatMap { try resolve($0) }.map { try loadCheckpointTree($0) }
-            if let checkpoint { try restoreModulesAndCallbacks(from: checkpoint, module: module, data: data) }
+            restoredCheckpointPath = try ckptPath.flatMap { try resolve($0) }
+            let checkpoint = try restoredCheckpointPath.map { try loadCheckpointTree($0) }
+            if let checkpoint, let restoredCheckpointPath {
+                try requireTrainingState(in: checkpoint, file: restoredCheckpointPath, stage: stage)
+                try restoreModulesAndCallbacks(from: checkpoint, module: module, data: data)
+            }
             if stage == .fit {
                 let configured = try module.configureOptimizers()
                 optimizer = configured

@@ -38,9 +38,9 @@ final class ValidationLossRecorder: Callback, @unchecked Sendable {
 
     @Test func stateKeyMatchesLightning() throws {
         #expect(try ModelCheckpoint(monitor: "val_loss").stateKey
-            == #"ModelCheckpoint<"monitor":"val_loss","mode":"min","every_n_train_steps":0,"every_n_epochs":1>"#)
+            == #"ModelCheckpoint<"monitor":"val_loss","mode":"min","every_n_train_steps":0,"every_n_epochs":1,"train_time_interval":null>"#)
         #expect(try ModelCheckpoint(everyNTrainSteps: 5).stateKey
-            == #"ModelCheckpoint<"monitor":null,"mode":"min","every_n_train_steps":5,"every_n_epochs":0>"#)
+            == #"ModelCheckpoint<"monitor":null,"mode":"min","every_n_train_steps":5,"every_n_epochs":0,"train_time_interval":null>"#)
     }
 
     @Test func topKKeepsTheBestValidationLossesAndALastFile() throws {
