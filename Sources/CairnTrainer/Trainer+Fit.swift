@@ -79,7 +79,9 @@ extension Trainer {
         let batchCount = min(loader.batchesPerEpoch, options.limitTrainBatches ?? Int.max)
         while !maxStepsReached, !stopHonoured {
             let batchIndex = progress.trainBatch.current.processed
-            guard batchIndex < batchCount, let batch = loader.nextBatch() else { return }
+            guard batchIndex < batchCount else { return }
+            trainLoaderStateBeforeBatch = loader.stateDict()
+            guard let batch = loader.nextBatch() else { return }
             let isLastBatch = batchIndex == batchCount - 1
             progress.trainBatch.incrementReady()
             isTrainingStep = true

@@ -157,6 +157,9 @@ public final class Trainer: @unchecked Sendable {
     var currentBatchSize = 1
     var restartingMidEpoch = false
     var pendingTrainLoaderState: StateValue?
+    /// The train loader's state before the batch in flight: a checkpoint written while that batch
+    /// is unfinished (on an exception) must resume at it, not after it.
+    var trainLoaderStateBeforeBatch: StateValue?
     var trainingStartedAt: ContinuousClock.Instant?
 
     /// Epochs finished (Lightning's `current_epoch`).

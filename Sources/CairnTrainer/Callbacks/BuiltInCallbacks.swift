@@ -5,6 +5,9 @@ extension CallbackRegistry {
         [
             Counter.self,
             ModelCheckpoint.self,
+            EarlyStopping.self,
+            OnExceptionCheckpoint.self,
+            TrainingTimer.self,
         ]
     }
 }
