@@ -45,6 +45,7 @@ extension Trainer {
     func runFitLoop() throws {
         guard let module, let trainLoader, options.limitTrainBatches != 0, !fitDone else { return }
         module.train()
+        accumulateGradBatches = options.accumulateGradBatches
         for callback in callbacks { try callback.onTrainStart(self, module) }
         try module.onTrainStart()
         trainingStartedAt = .now
@@ -127,7 +128,7 @@ extension Trainer {
     /// window is full) on-before-optimizer-step, clipping and the step.
     private func optimizationStep(_ module: TrainingModule, batch: Batch, batchIndex: Int, isLastBatch: Bool) throws -> Tensor? {
         guard let optimizer else { preconditionFailure("fit: configureOptimizers did not run") }
-        let accumulate = options.accumulateGradBatches
+        let accumulate = accumulateGradBatches
         let stepsNow = (batchIndex + 1) % accumulate == 0 || isLastBatch
         guard let loss = try module.trainingStep(batch, batchIndex: batchIndex) else { return nil }
         if stepsNow { progress.optimizerStep.incrementReady() }

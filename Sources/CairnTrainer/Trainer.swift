@@ -149,6 +149,10 @@ public final class Trainer: @unchecked Sendable {
     public internal(set) var optimizer: Optimizer?
     /// The file a ModelCheckpoint wrote last.
     public internal(set) var lastCheckpointPath: URL?
+    /// Batches whose gradients are summed before each optimizer step (Lightning's
+    /// `trainer.accumulate_grad_batches`): ``Options/accumulateGradBatches`` when training starts,
+    /// then whatever a ``GradientAccumulationScheduler`` sets at each epoch's start.
+    public internal(set) var accumulateGradBatches: Int
 
     var trainLoader: (any BatchLoader)?
     var validationLoader: (any BatchLoader)?
@@ -173,6 +177,7 @@ public final class Trainer: @unchecked Sendable {
                 logger: Logger = Logger(label: "cairn.trainer")) throws {
         let options = options.applyingFastDevRun()
         self.options = options
+        accumulateGradBatches = options.accumulateGradBatches
         var callbacks = callbacks
         // As Lightning: checkpointing on and no ModelCheckpoint given adds the default one, last.
         if options.enableCheckpointing, !callbacks.contains(where: { $0 is ModelCheckpoint }) {

@@ -8,6 +8,7 @@ extension CallbackRegistry {
             EarlyStopping.self,
             OnExceptionCheckpoint.self,
             TrainingTimer.self,
+            GradientAccumulationScheduler.self,
         ]
     }
 }
