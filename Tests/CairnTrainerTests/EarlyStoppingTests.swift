@@ -22,10 +22,6 @@ final class PlateauModule: TinyClassifier, @unchecked Sendable {
     }
 }
 
-func earlyStoppingOptions(maxEpochs: Int = 10) -> Trainer.Options {
-    Trainer.Options(maxEpochs: maxEpochs, numSanityValSteps: 0, enableCheckpointing: false)
-}
-
 @Suite struct EarlyStoppingTests {
     static let plateau: [Double] = [5, 4, 3, 3, 3]
 
@@ -46,7 +42,7 @@ func earlyStoppingOptions(maxEpochs: Int = 10) -> Trainer.Options {
     /// patience 2 the checks of epochs 3 and 4 fail and fit stops after epoch 4.
     @Test func stopsAfterPatienceChecksWithoutImprovement() throws {
         let stopper = try EarlyStopping(monitor: "val_loss", patience: 2)
-        let trainer = try Trainer(earlyStoppingOptions(), callbacks: [stopper])
+        let trainer = try Trainer(quietOptions(maxEpochs: 10), callbacks: [stopper])
         try trainer.fit(PlateauModule(schedule: Self.plateau), data: try freshData())
         #expect(trainer.currentEpoch == 5)
         #expect(trainer.globalStep == 25)
@@ -63,11 +59,11 @@ func earlyStoppingOptions(maxEpochs: Int = 10) -> Trainer.Options {
         defer { try? FileManager.default.removeItem(at: directory) }
         let checkpoint = directory.appendingPathComponent("step21.ckpt")
 
-        let straight = try Trainer(earlyStoppingOptions(), callbacks: [try EarlyStopping(monitor: "val_loss", patience: 2)])
+        let straight = try Trainer(quietOptions(maxEpochs: 10), callbacks: [try EarlyStopping(monitor: "val_loss", patience: 2)])
         try straight.fit(PlateauModule(schedule: Self.plateau), data: try freshData())
 
         let first = try EarlyStopping(monitor: "val_loss", patience: 2)
-        try Trainer(earlyStoppingOptions(), callbacks: [first, StopAndSave(step: 21, url: checkpoint)])
+        try Trainer(quietOptions(maxEpochs: 10), callbacks: [first, StopAndSave(step: 21, url: checkpoint)])
             .fit(PlateauModule(schedule: Self.plateau), data: try freshData())
         let saved = try Checkpoint.load(checkpoint)
         let pointer = JSONPointer(tokens: ["callbacks", first.stateKey])
@@ -75,7 +71,7 @@ func earlyStoppingOptions(maxEpochs: Int = 10) -> Trainer.Options {
         #expect(savedState == EarlyStopping.State(waitCount: 1, stoppedEpoch: 0, bestScore: 3, patience: 2))
 
         let resumedStopper = try EarlyStopping(monitor: "val_loss", patience: 2)
-        let resumed = try Trainer(earlyStoppingOptions(), callbacks: [resumedStopper])
+        let resumed = try Trainer(quietOptions(maxEpochs: 10), callbacks: [resumedStopper])
         try resumed.fit(PlateauModule(schedule: Self.plateau), data: try freshData(), ckptPath: checkpoint)
         #expect(resumed.currentEpoch == straight.currentEpoch)
         #expect(resumed.globalStep == straight.globalStep)
@@ -84,7 +80,7 @@ func earlyStoppingOptions(maxEpochs: Int = 10) -> Trainer.Options {
     }
 
     @Test func missingMetricNamesTheAvailableOnes() throws {
-        let trainer = try Trainer(earlyStoppingOptions(), callbacks: [try EarlyStopping(monitor: "val_acc")])
+        let trainer = try Trainer(quietOptions(maxEpochs: 10), callbacks: [try EarlyStopping(monitor: "val_acc")])
         let error = #expect(throws: EarlyStoppingError.self) {
             try trainer.fit(PlateauModule(schedule: Self.plateau), data: try freshData())
         }
@@ -92,14 +88,14 @@ func earlyStoppingOptions(maxEpochs: Int = 10) -> Trainer.Options {
         #expect(monitor == "val_acc")
         #expect(available.contains("val_loss"))
         #expect(error?.description.contains("val_acc") == true)
-        let lenient = try Trainer(earlyStoppingOptions(maxEpochs: 2), callbacks: [try EarlyStopping(monitor: "val_acc", strict: false)])
+        let lenient = try Trainer(quietOptions(maxEpochs: 2), callbacks: [try EarlyStopping(monitor: "val_acc", strict: false)])
         try lenient.fit(PlateauModule(schedule: Self.plateau), data: try freshData())
         #expect(lenient.currentEpoch == 2)
     }
 
     @Test func thresholdsAndNonFiniteValuesStopAtOnce() throws {
         func stoppedEpoch(_ schedule: [Double], _ stopper: EarlyStopping) throws -> Int {
-            let trainer = try Trainer(earlyStoppingOptions(), callbacks: [stopper])
+            let trainer = try Trainer(quietOptions(maxEpochs: 10), callbacks: [stopper])
             try trainer.fit(PlateauModule(schedule: schedule), data: try freshData())
             return trainer.currentEpoch
         }
@@ -114,7 +110,7 @@ func earlyStoppingOptions(maxEpochs: Int = 10) -> Trainer.Options {
 
     /// With validation every two batches the check follows each validation run.
     @Test func checksAfterEachValidationWhenValidatingWithinEpochs() throws {
-        var options = earlyStoppingOptions()
+        var options = quietOptions(maxEpochs: 10)
         options.valCheckInterval = 2
         let stopper = try EarlyStopping(monitor: "val_loss", patience: 2)
         let trainer = try Trainer(options, callbacks: [stopper])

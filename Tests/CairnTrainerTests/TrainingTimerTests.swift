@@ -32,14 +32,10 @@ final class SlowBatches: Callback, @unchecked Sendable {
 }
 
 @Suite struct TrainingTimerTests {
-    func timedOptions(maxEpochs: Int = 5) -> Trainer.Options {
-        Trainer.Options(maxEpochs: maxEpochs, numSanityValSteps: 0, enableCheckpointing: false)
-    }
-
     @Test func budgetOfSevenSecondsStopsAfterSevenBatches() throws {
         let clock = FakeClock(start: 50)
         let timer = TrainingTimer(duration: .seconds(7), clock: clock.reading)
-        let trainer = try Trainer(timedOptions(), callbacks: [OneSecondPerBatch(clock), timer])
+        let trainer = try Trainer(quietOptions(maxEpochs: 5), callbacks: [OneSecondPerBatch(clock), timer])
         try trainer.fit(TinyClassifier(seed: 1), data: try freshData())
         #expect(trainer.globalStep == 7)
         #expect(timer.timeElapsed() == 7)
@@ -52,7 +48,7 @@ final class SlowBatches: Callback, @unchecked Sendable {
     @Test func epochIntervalChecksOnlyAtEpochEnds() throws {
         let clock = FakeClock(start: 0)
         let timer = TrainingTimer(duration: .seconds(7), interval: .epoch, clock: clock.reading)
-        let trainer = try Trainer(timedOptions(), callbacks: [OneSecondPerBatch(clock), timer])
+        let trainer = try Trainer(quietOptions(maxEpochs: 5), callbacks: [OneSecondPerBatch(clock), timer])
         try trainer.fit(TinyClassifier(seed: 1), data: try freshData())
         #expect(trainer.globalStep == 10)
         #expect(trainer.currentEpoch == 2)
@@ -66,13 +62,13 @@ final class SlowBatches: Callback, @unchecked Sendable {
         let checkpoint = directory.appendingPathComponent("step4.ckpt")
 
         let straightClock = FakeClock(start: 0)
-        let straight = try Trainer(timedOptions(), callbacks: [OneSecondPerBatch(straightClock),
+        let straight = try Trainer(quietOptions(maxEpochs: 5), callbacks: [OneSecondPerBatch(straightClock),
                                                                TrainingTimer(duration: .seconds(7), clock: straightClock.reading)])
         try straight.fit(TinyClassifier(seed: 1), data: try freshData())
 
         let firstClock = FakeClock(start: 0)
         let first = TrainingTimer(duration: .seconds(7), clock: firstClock.reading)
-        try Trainer(timedOptions(), callbacks: [OneSecondPerBatch(firstClock), first, StopAndSave(step: 4, url: checkpoint)])
+        try Trainer(quietOptions(maxEpochs: 5), callbacks: [OneSecondPerBatch(firstClock), first, StopAndSave(step: 4, url: checkpoint)])
             .fit(TinyClassifier(seed: 1), data: try freshData())
         let saved = try Checkpoint.load(checkpoint)
         guard case let .double(savedSeconds)? = saved["/callbacks/Timer/time_elapsed/train"] else {
@@ -86,7 +82,7 @@ final class SlowBatches: Callback, @unchecked Sendable {
 
         let resumedClock = FakeClock(start: 1000)
         let resumedTimer = TrainingTimer(duration: .seconds(7), clock: resumedClock.reading)
-        let resumed = try Trainer(timedOptions(), callbacks: [OneSecondPerBatch(resumedClock), resumedTimer])
+        let resumed = try Trainer(quietOptions(maxEpochs: 5), callbacks: [OneSecondPerBatch(resumedClock), resumedTimer])
         try resumed.fit(TinyClassifier(seed: 1), data: try freshData(), ckptPath: checkpoint)
         #expect(straight.globalStep == 7)
         #expect(resumed.globalStep == straight.globalStep)
@@ -98,7 +94,7 @@ final class SlowBatches: Callback, @unchecked Sendable {
     @Test func spentBudgetTrainsNothingAfterRestore() throws {
         let timer = TrainingTimer(duration: .seconds(3), clock: FakeClock(start: 0).reading)
         try timer.loadStateDict(.dictionary(["time_elapsed": .dictionary(["train": .double(5)])]))
-        let trainer = try Trainer(timedOptions(), callbacks: [timer])
+        let trainer = try Trainer(quietOptions(maxEpochs: 5), callbacks: [timer])
         try trainer.fit(TinyClassifier(seed: 1), data: try freshData())
         #expect(trainer.globalStep == 0)
         #expect(timer.timeRemaining() == -2)
@@ -106,7 +102,7 @@ final class SlowBatches: Callback, @unchecked Sendable {
 
     @Test func realClockStopsATinyBudget() throws {
         let timer = TrainingTimer(duration: .milliseconds(10), verbose: false)
-        let trainer = try Trainer(timedOptions(maxEpochs: 100), callbacks: [SlowBatches(), timer])
+        let trainer = try Trainer(quietOptions(maxEpochs: 100), callbacks: [SlowBatches(), timer])
         try trainer.fit(TinyClassifier(seed: 1), data: try freshData())
         #expect(trainer.globalStep >= 1)
         #expect(trainer.globalStep < 100, "500 batches without the budget")
