@@ -51,7 +51,7 @@ final class FailingClassifier: TinyClassifier, @unchecked Sendable {
         #expect(integer(try Checkpoint.load(onException.ckptPath)["/global_step"]) == 7)
 
         let resumed = TinyClassifier(seed: 42)
-        let resumedTrainer = try Trainer(resumeOptions(), callbacks: [try OnExceptionCheckpoint(dirpath: directory.path)])
+        let resumedTrainer = try Trainer(resumeOptions(), callbacks: [onException])
         try resumedTrainer.fit(resumed, data: try freshData(), ckptPath: .last)
         #expect(resumedTrainer.globalStep == 10)
         #expect(weightBytes(resumed) == weightBytes(straight))
@@ -72,14 +72,16 @@ final class FailingClassifier: TinyClassifier, @unchecked Sendable {
         }
         var options = resumeOptions()
         options.maxEpochs = 3
+        let failedCallbacks = try callbacks()
         #expect(throws: PlannedFailure.self) {
-            try Trainer(options, callbacks: try callbacks()).fit(FailingClassifier(seed: 1, failAt: 7), data: try freshData())
+            try Trainer(options, callbacks: failedCallbacks).fit(FailingClassifier(seed: 1, failAt: 7), data: try freshData())
         }
         let crash = checkpoints.appendingPathComponent("crash.ckpt")
         #expect(integer(try Checkpoint.load(crash)["/global_step"]) == 7)
         #expect(integer(try Checkpoint.load(checkpoints.appendingPathComponent("last.ckpt"))["/global_step"]) == 5)
 
-        let resumedTrainer = try Trainer(options, callbacks: try callbacks())
+        // The same callbacks again: the failed run's bookkeeping must not keep the file alive.
+        let resumedTrainer = try Trainer(options, callbacks: failedCallbacks)
         #expect(try resumedTrainer.resolve(.last) == crash)
         let resumed = TinyClassifier(seed: 5)
         try resumedTrainer.fit(resumed, data: try freshData(), ckptPath: .last)

@@ -28,8 +28,11 @@ public final class OnExceptionCheckpoint: Callback, @unchecked Sendable {
     /// The file written on failure.
     public var ckptPath: URL { dirpath.appendingPathComponent(filename + ".ckpt") }
 
+    /// Each stage starts afresh: a failure skips tear-down, so the flags of a failed stage would
+    /// otherwise linger into the next.
     override public func setup(_ trainer: Trainer, _ module: TrainingModule, stage: Stage) throws {
         fitStarted = false
+        savedDuringThisRun = false
     }
 
     override public func onFitStart(_ trainer: Trainer, _ module: TrainingModule) throws {
