@@ -5,7 +5,8 @@ import Foundation
 public enum CheckpointSelection: Sendable, Equatable {
     /// This file.
     case path(URL)
-    /// The newest `last*.ckpt` in the ModelCheckpoint's directory; nothing (a fresh start) when there is none.
+    /// The newest `last*.ckpt` in the ModelCheckpoint's directory or ``OnExceptionCheckpoint`` file;
+    /// nothing (a fresh start) when there is none.
     case last
     /// The ModelCheckpoint's best file: from the live callback, or else from the state saved in its last file.
     case best
@@ -38,7 +39,7 @@ extension Trainer {
             return url
         case .last:
             guard let newest = try newestLastCheckpoint() else {
-                logger.warning("ckpt_path last: no last*.ckpt in \(checkpointDirectory?.path ?? "(no ModelCheckpoint)"); starting fresh")
+                logger.warning("ckpt_path last: no on-exception file and no last*.ckpt in \(checkpointDirectory?.path ?? "(no ModelCheckpoint)"); starting fresh")
                 return nil
             }
             return newest
@@ -63,10 +64,13 @@ extension Trainer {
         }
     }
 
+    /// The newest of the ModelCheckpoint's `last*.ckpt` files and the existing on-exception files.
     private func newestLastCheckpoint() throws -> URL? {
-        guard let directory = checkpointDirectory,
-              let names = try? FileManager.default.contentsOfDirectory(atPath: directory.path) else { return nil }
-        let candidates = names.filter { $0.hasPrefix("last") && $0.hasSuffix(".ckpt") }.map { directory.appendingPathComponent($0) }
+        var candidates = callbacks.compactMap { ($0 as? OnExceptionCheckpoint)?.ckptPath }
+            .filter { FileManager.default.fileExists(atPath: $0.path) }
+        if let directory = checkpointDirectory, let names = try? FileManager.default.contentsOfDirectory(atPath: directory.path) {
+            candidates += names.filter { $0.hasPrefix("last") && $0.hasSuffix(".ckpt") }.map { directory.appendingPathComponent($0) }
+        }
         func modified(_ url: URL) -> Date {
             (try? url.resourceValues(forKeys: [.contentModificationDateKey]).contentModificationDate) ?? .distantPast
         }

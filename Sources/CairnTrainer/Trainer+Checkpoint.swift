@@ -21,7 +21,9 @@ extension Trainer {
         for (name, tensor) in module.stateDict() { weights[.string(name)] = .tensor(CheckpointTensor(tensor)) }
         var loops = progress.checkpointValue
         if let trainLoader, case var .dictionary(fitLoop)? = loops["/fit_loop"], case var .dictionary(root) = loops {
-            fitLoop["state_dict"] = .dictionary(["combined_loader": .list([CheckpointValue(trainLoader.stateDict())])])
+            let batchInFlight = progress.trainBatch.current.ready > progress.trainBatch.current.processed
+            let loaderState = batchInFlight ? trainLoaderStateBeforeBatch ?? trainLoader.stateDict() : trainLoader.stateDict()
+            fitLoop["state_dict"] = .dictionary(["combined_loader": .list([CheckpointValue(loaderState)])])
             root["fit_loop"] = .dictionary(fitLoop)
             loops = .dictionary(root)
         }

@@ -49,6 +49,7 @@ extension Trainer {
             try checkValCheckInterval(batchesPerEpoch: min(trainLoader.batchesPerEpoch, options.limitTrainBatches ?? Int.max))
         }
         module.train()
+        accumulateGradBatches = options.accumulateGradBatches
         for callback in callbacks { try callback.onTrainStart(self, module) }
         try module.onTrainStart()
         trainingStartedAt = .now
@@ -93,7 +94,9 @@ extension Trainer {
         var reachedLastBatch: Bool { progress.trainBatch.current.processed >= batchCount }
         while !maxStepsReached, !stopHonoured {
             let batchIndex = progress.trainBatch.current.processed
-            guard batchIndex < batchCount, let batch = loader.nextBatch() else { return reachedLastBatch }
+            guard batchIndex < batchCount else { return reachedLastBatch }
+            trainLoaderStateBeforeBatch = loader.stateDict()
+            guard let batch = loader.nextBatch() else { return reachedLastBatch }
             let isLastBatch = batchIndex == batchCount - 1
             progress.trainBatch.incrementReady()
             isTrainingStep = true
@@ -107,7 +110,7 @@ extension Trainer {
             progress.trainBatch.incrementStarted()
             let loss = try optimizationStep(module, batch: batch, batchIndex: batchIndex, isLastBatch: isLastBatch)
             progress.trainBatch.incrementProcessed()
-            let accumulating = !((batchIndex + 1) % options.accumulateGradBatches == 0 || isLastBatch)
+            let accumulating = !((batchIndex + 1) % accumulateGradBatches == 0 || isLastBatch)
             accumulationWindowOpen = accumulating
             batchGradientPending = false
             try updateLRSchedulers(.step, plateau: false, batchIndex: batchIndex, accumulating: accumulating)
@@ -156,7 +159,7 @@ extension Trainer {
     /// window is full) on-before-optimizer-step, clipping and the step.
     private func optimizationStep(_ module: TrainingModule, batch: Batch, batchIndex: Int, isLastBatch: Bool) throws -> Tensor? {
         guard let optimizer else { preconditionFailure("fit: configureOptimizers did not run") }
-        let accumulate = options.accumulateGradBatches
+        let accumulate = accumulateGradBatches
         let stepsNow = (batchIndex + 1) % accumulate == 0 || isLastBatch
         guard let loss = try module.trainingStep(batch, batchIndex: batchIndex) else { return nil }
         if stepsNow { progress.optimizerStep.incrementReady() }

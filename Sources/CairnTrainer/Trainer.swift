@@ -165,6 +165,10 @@ public final class Trainer: @unchecked Sendable {
     public internal(set) var lastCheckpointPath: URL?
     /// The checkpoint the running (or last) stage restored, or nil (Lightning's `ckpt_path`).
     public internal(set) var restoredCheckpointPath: URL?
+    /// Batches whose gradients are summed before each optimizer step (Lightning's
+    /// `trainer.accumulate_grad_batches`): ``Options/accumulateGradBatches`` when training starts,
+    /// then whatever a ``GradientAccumulationScheduler`` sets at each epoch's start.
+    public internal(set) var accumulateGradBatches: Int
 
     var trainLoader: (any BatchLoader)?
     var validationLoader: (any BatchLoader)?
@@ -178,6 +182,9 @@ public final class Trainer: @unchecked Sendable {
     /// contribution that a resume (which redoes that batch) would add a second time.
     var batchGradientPending = false
     var pendingTrainLoaderState: StateValue?
+    /// The train loader's state before the batch in flight: a checkpoint written while that batch
+    /// is unfinished (on an exception) must resume at it, not after it.
+    var trainLoaderStateBeforeBatch: StateValue?
     var trainingStartedAt: ContinuousClock.Instant?
 
     /// Epochs finished (Lightning's `current_epoch`).
@@ -191,6 +198,7 @@ public final class Trainer: @unchecked Sendable {
                 logger: Logger = Logger(label: "cairn.trainer")) throws {
         let options = options.applyingFastDevRun()
         self.options = options
+        accumulateGradBatches = options.accumulateGradBatches
         var callbacks = callbacks
         // As Lightning: checkpointing on and no ModelCheckpoint given adds the default one, last.
         if options.enableCheckpointing, !callbacks.contains(where: { $0 is ModelCheckpoint }) {

@@ -5,6 +5,10 @@ extension CallbackRegistry {
         [
             Counter.self,
             ModelCheckpoint.self,
+            EarlyStopping.self,
+            OnExceptionCheckpoint.self,
+            TrainingTimer.self,
+            GradientAccumulationScheduler.self,
         ]
     }
 }
