@@ -68,6 +68,16 @@ extension Trainer {
     /// generators are restored here too so the model is whole before any step.
     func restoreModulesAndCallbacks(from checkpoint: CheckpointValue, module: TrainingModule, data: DataModule) throws {
         try module.onLoadCheckpoint(checkpoint: checkpoint)
+        try module.loadStateDict(try savedWeights(in: checkpoint))
+        if let hyperparameters = checkpoint["/hyper_parameters"] { module.hyperparameters = hyperparameters }
+        if let dataState = checkpoint["/datamodule"] { try data.loadStateDict(dataState) }
+        for callback in callbacks { try callback.onLoadCheckpoint(self, module, checkpoint: checkpoint) }
+        try restoreCallbackStates(from: checkpoint)
+        try restoreGenerators(from: checkpoint, module: module)
+    }
+
+    /// The tensors under `/state_dict`, by name.
+    func savedWeights(in checkpoint: CheckpointValue) throws -> OrderedDictionary<String, Tensor> {
         guard case let .dictionary(savedWeights)? = checkpoint["/state_dict"] else {
             throw TrainerError.malformedCheckpoint(path: "/state_dict", reason: "missing or not a dictionary")
         }
@@ -78,12 +88,7 @@ extension Trainer {
             }
             weights[key.token] = try Tensor(tensor, name: "/state_dict/\(key)")
         }
-        try module.loadStateDict(weights)
-        if let hyperparameters = checkpoint["/hyper_parameters"] { module.hyperparameters = hyperparameters }
-        if let dataState = checkpoint["/datamodule"] { try data.loadStateDict(dataState) }
-        for callback in callbacks { try callback.onLoadCheckpoint(self, module, checkpoint: checkpoint) }
-        try restoreCallbackStates(from: checkpoint)
-        try restoreGenerators(from: checkpoint, module: module)
+        return weights
     }
 
     private func restoreCallbackStates(from checkpoint: CheckpointValue) throws {
@@ -109,7 +114,7 @@ extension Trainer {
         callbackStateWarnings = warnings
     }
 
-    private func restoreGenerators(from checkpoint: CheckpointValue, module: TrainingModule) throws {
+    func restoreGenerators(from checkpoint: CheckpointValue, module: TrainingModule) throws {
         func generator(_ pointer: String) throws -> RandomGenerator? {
             guard let value = checkpoint[pointer] else { return nil }
             guard case let .list(items) = value else {

@@ -287,7 +287,11 @@ public final class Trainer: @unchecked Sendable {
             try module.setup(stage: stage)
             let checkpoint = try ckptPath.flatMap { try resolve($0) }.map { try loadCheckpointTree($0) }
             if let checkpoint { try restoreModulesAndCallbacks(from: checkpoint, module: module, data: data) }
-            if stage == .fit { optimizer = try module.configureOptimizers() }
+            if stage == .fit {
+                let configured = try module.configureOptimizers()
+                try restoreOptimizerLayouts(configured, module: module)
+                optimizer = configured
+            }
             if let checkpoint { try restoreTrainingState(from: checkpoint, stage: stage) }
             if stage == .fit {
                 for callback in callbacks { try callback.onFitStart(self, module) }
