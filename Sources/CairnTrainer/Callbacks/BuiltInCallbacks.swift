@@ -8,6 +8,7 @@ extension CallbackRegistry {
             BackboneFinetuning.self,
             EMAWeightAveraging.self,
             LearningRateFinder.self,
+            BatchSizeFinder.self,
         ]
     }
 }
