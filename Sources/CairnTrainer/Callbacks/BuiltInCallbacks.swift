@@ -7,6 +7,7 @@ extension CallbackRegistry {
             ModelCheckpoint.self,
             BackboneFinetuning.self,
             EMAWeightAveraging.self,
+            StochasticWeightAveraging.self,
             LearningRateFinder.self,
             BatchSizeFinder.self,
         ]
