@@ -11,7 +11,7 @@ import OrderedCollections
 /// `shouldAlign`). The param groups are saved by parameter name, so a resumed run rebuilds them
 /// before the optimizer state is loaded.
 ///
-/// Give `configureOptimizers` only ``CairnNN/Module/trainableParameters()``: a backbone
+/// Give `configureOptimizers` only `Module.trainableParameters()`: a backbone
 /// parameter already in the optimizer is not added again (a warning is logged), as in Lightning.
 public final class BackboneFinetuning: Callback, OptimizerLayoutRestoring, @unchecked Sendable {
     /// The parameter-path prefix of the backbone (`backbone` matches `backbone` and `backbone.*`).
