@@ -12,8 +12,6 @@ extension Trainer {
     /// callback's and the module's `onSaveCheckpoint` may add to it.
     public func dumpCheckpoint() throws -> CheckpointValue {
         guard let module else { preconditionFailure("dumpCheckpoint: no module is running; call it from a hook") }
-        var weights = OrderedDictionary<CheckpointKey, CheckpointValue>()
-        for (name, tensor) in module.stateDict() { weights[.string(name)] = .tensor(CheckpointTensor(tensor)) }
         var loops = progress.checkpointValue
         if let trainLoader, case var .dictionary(fitLoop)? = loops["/fit_loop"], case var .dictionary(root) = loops {
             fitLoop["state_dict"] = .dictionary(["combined_loader": .list([CheckpointValue(trainLoader.stateDict())])])
@@ -27,7 +25,7 @@ extension Trainer {
         var tree: OrderedDictionary<CheckpointKey, CheckpointValue> = [
             "epoch": .int(Int64(currentEpoch)),
             "global_step": .int(Int64(globalStep)),
-            "state_dict": .dictionary(weights),
+            "state_dict": CheckpointValue(tensors: module.stateDict()),
             "loops": loops,
             "optimizer_states": .list(optimizer.map { [CheckpointValue($0.stateDict())] } ?? []),
             "lr_schedulers": .list([]),
@@ -78,17 +76,7 @@ extension Trainer {
 
     /// The tensors under `/state_dict`, by name.
     func savedWeights(in checkpoint: CheckpointValue) throws -> OrderedDictionary<String, Tensor> {
-        guard case let .dictionary(savedWeights)? = checkpoint["/state_dict"] else {
-            throw TrainerError.malformedCheckpoint(path: "/state_dict", reason: "missing or not a dictionary")
-        }
-        var weights = OrderedDictionary<String, Tensor>()
-        for (key, value) in savedWeights {
-            guard case let .tensor(tensor) = value else {
-                throw TrainerError.malformedCheckpoint(path: "/state_dict/\(key)", reason: "expected a tensor")
-            }
-            weights[key.token] = try Tensor(tensor, name: "/state_dict/\(key)")
-        }
-        return weights
+        try (checkpoint["/state_dict"] ?? .null).tensorDictionary(path: "/state_dict")
     }
 
     private func restoreCallbackStates(from checkpoint: CheckpointValue) throws {

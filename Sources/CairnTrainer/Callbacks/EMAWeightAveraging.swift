@@ -164,12 +164,10 @@ public final class EMAWeightAveraging: Callback, @unchecked Sendable {
     /// `{"latest_update_step": n, "n_averaged": k, "average": {parameter name: tensor}}`.
     override public func stateDict() throws -> CheckpointValue? {
         let averaged = swapped ? module.map(Self.copies(of:)) : average
-        var tensors = OrderedDictionary<CheckpointKey, CheckpointValue>()
-        for (name, tensor) in averaged ?? [:] { tensors[.string(name)] = .tensor(CheckpointTensor(tensor)) }
         return .dictionary([
             "latest_update_step": .int(Int64(latestUpdateStep)),
             "n_averaged": .int(Int64(numAveraged)),
-            "average": .dictionary(tensors),
+            "average": CheckpointValue(tensors: averaged ?? [:]),
         ])
     }
 
@@ -179,16 +177,7 @@ public final class EMAWeightAveraging: Callback, @unchecked Sendable {
               step >= 0, count >= 0, step <= Int64(Int.max), count <= Int64(Int.max) else {
             throw TrainerError.malformedCheckpoint(path: path, reason: "latest_update_step and n_averaged must be non-negative integers")
         }
-        guard case let .dictionary(entries)? = state["/average"] else {
-            throw TrainerError.malformedCheckpoint(path: "\(path)/average", reason: "missing or not a dictionary")
-        }
-        var restored = OrderedDictionary<String, Tensor>()
-        for (key, value) in entries {
-            guard case let .tensor(tensor) = value else {
-                throw TrainerError.malformedCheckpoint(path: "\(path)/average/\(key)", reason: "expected a tensor")
-            }
-            restored[key.token] = try Tensor(tensor, name: "\(path)/average/\(key)")
-        }
+        let restored = try (state["/average"] ?? .null).tensorDictionary(path: "\(path)/average")
         if let module {
             for (name, parameter) in module.namedParameters() where restored[name]?.shape != parameter.value.shape {
                 throw TrainerError.malformedCheckpoint(path: "\(path)/average/\(name)",

@@ -154,13 +154,11 @@ public final class StochasticWeightAveraging: Callback, @unchecked Sendable {
     /// `{"n_averaged", "latest_update_epoch", "scheduler_state": {"_step_count"} or null,
     /// "average_model_state": {parameter name: tensor} or null}`, Lightning's keys.
     override public func stateDict() throws -> CheckpointValue? {
-        var tensors = OrderedDictionary<CheckpointKey, CheckpointValue>()
-        for (name, tensor) in average ?? [:] { tensors[.string(name)] = .tensor(CheckpointTensor(tensor)) }
         return .dictionary([
             "n_averaged": .int(Int64(numAveraged)),
             "latest_update_epoch": .int(Int64(latestUpdateEpoch)),
             "scheduler_state": schedulerStepCount.map { .dictionary(["_step_count": .int(Int64($0))]) } ?? .null,
-            "average_model_state": average == nil ? .null : .dictionary(tensors),
+            "average_model_state": average.map { CheckpointValue(tensors: $0) } ?? .null,
         ])
     }
 
@@ -181,16 +179,9 @@ public final class StochasticWeightAveraging: Callback, @unchecked Sendable {
             }
             stepCount = number
         }
-        var restored: OrderedDictionary<String, Tensor>?
-        if case let .dictionary(entries)? = state["/average_model_state"] {
-            var tensors = OrderedDictionary<String, Tensor>()
-            for (key, value) in entries {
-                guard case let .tensor(tensor) = value else {
-                    throw TrainerError.malformedCheckpoint(path: "\(path)/average_model_state/\(key)", reason: "expected a tensor")
-                }
-                tensors[key.token] = try Tensor(tensor, name: "\(path)/average_model_state/\(key)")
-            }
-            restored = tensors
+        let restored: OrderedDictionary<String, Tensor>? = switch state["/average_model_state"] {
+        case .null?, nil: nil
+        case let saved?: try saved.tensorDictionary(path: "\(path)/average_model_state")
         }
         numAveraged = count
         latestUpdateEpoch = epoch
