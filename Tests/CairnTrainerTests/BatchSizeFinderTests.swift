@@ -116,6 +116,21 @@ final class BatchRowsRecorder: Callback, @unchecked Sendable {
         #expect(rows.rows.allSatisfy { $0 == 8 })
     }
 
+    /// The digits example's data module adopts the protocol: the finder's size reaches its loaders.
+    @Test func digitsDataModuleTakesTheFoundSize() throws {
+        let path = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+            .appendingPathComponent("../../Fixtures/digits.csv").standardized.path
+        let data = DigitsDataModule(path: path, batchSize: 16)
+        let finder = BatchSizeFinder(stepsPerTrial: 1, maxBatchSize: 100)
+        let rows = BatchRowsRecorder()
+        try Trainer(Trainer.Options(maxEpochs: 1, limitTrainBatches: 2, limitValBatches: 0, enableCheckpointing: false),
+                    callbacks: [finder, rows])
+            .fit(DigitsClassifier(), data: data)
+        #expect(finder.optimalBatchSize == 64)
+        #expect(data.batchSize == 64)
+        #expect(rows.rows == [64, 64])
+    }
+
     @Test func aFixedDataModuleIsAConfigurationError() throws {
         let trainer = try Trainer(Trainer.Options(maxEpochs: 1, enableCheckpointing: false), callbacks: [BatchSizeFinder()])
         #expect(throws: TrainerError.self) { try trainer.fit(TinyClassifier(seed: 1), data: try freshData()) }
