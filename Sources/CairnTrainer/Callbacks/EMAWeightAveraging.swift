@@ -67,18 +67,23 @@ public final class EMAWeightAveraging: Callback, @unchecked Sendable {
             numAveraged += 1
             return
         }
-        let keep = Float(decay), take = Float(1 - decay)
         var blended = OrderedDictionary<String, Tensor>()
         for (name, parameter) in module.namedParameters() {
             let current = parameter.value
             guard let old = previous[name], old.shape == current.shape else {
                 preconditionFailure("EMAWeightAveraging: parameter \(name) \(current.shape) has no average of that shape")
             }
-            let scalars = zip(old.scalars, current.scalars).map { keep * $0 + take * $1 }
-            blended[name] = Tensor(shape: current.shape, scalars: scalars)
+            blended[name] = Tensor(shape: current.shape, scalars: Self.blend(old.scalars, current.scalars, decay: decay))
         }
         average = blended
         numAveraged += 1
+    }
+
+    /// torch's `get_ema_avg_fn` on one tensor's values: `decay·average + (1 − decay)·current`,
+    /// both factors rounded to Float32 as torch does with a Python scalar.
+    static func blend(_ average: [Float], _ current: [Float], decay: Double) -> [Float] {
+        let keep = Float(decay), take = Float(1 - decay)
+        return zip(average, current).map { keep * $0 + take * $1 }
     }
 
     /// Exchanges the model's parameters with ``average`` (gradients stay with the model).

@@ -17,8 +17,15 @@ public final class LearningRateFinder: Callback, @unchecked Sendable {
 
     /// The recorded sweep: the rate each step used and the smoothed loss after it.
     public struct Results: Sendable, Equatable {
+        /// The rate of each step.
         public var lr: [Double] = []
+        /// The smoothed loss after each step (NaN when the step returned no loss).
         public var loss: [Double] = []
+
+        public init(lr: [Double] = [], loss: [Double] = []) {
+            self.lr = lr
+            self.loss = loss
+        }
     }
 
     /// The first rate tried.
@@ -102,10 +109,31 @@ public final class LearningRateFinder: Callback, @unchecked Sendable {
         try trainer.logMetrics(["lr_finder_suggestion": optimalLR])
     }
 
-    /// Lightning's `_LRCallback`: the bias-corrected running mean of the loss, stopping on divergence.
+    /// Lightning's `_LRCallback` bookkeeping: the running mean of the loss with its bias
+    /// correction (off by one step, as Lightning's), and divergence against the best so far.
+    struct LossSmoothing {
+        let beta: Double
+        let earlyStopThreshold: Double?
+        private var runningLoss = 0.0
+        private var bestLoss = 0.0
+
+        init(beta: Double, earlyStopThreshold: Double?) {
+            self.beta = beta
+            self.earlyStopThreshold = earlyStopThreshold
+        }
+
+        /// The smoothed loss after the `stepsTaken`-th step (from 1) and whether to stop.
+        mutating func add(_ loss: Double, stepsTaken: Int) -> (smoothed: Double, diverged: Bool) {
+            runningLoss = beta * runningLoss + (1 - beta) * loss
+            let smoothed = runningLoss / (1 - pow(beta, Double(stepsTaken + 1)))
+            let diverged = earlyStopThreshold.map { stepsTaken > 1 && smoothed > $0 * bestLoss } ?? false
+            if smoothed < bestLoss || stepsTaken == 1 { bestLoss = smoothed }
+            return (smoothed, diverged)
+        }
+    }
+
     private func sweep(_ trainer: Trainer, _ module: TrainingModule, optimizer: Optimizer, loader: any BatchLoader) throws {
-        var runningLoss = 0.0
-        var bestLoss = 0.0
+        var smoothing = LossSmoothing(beta: beta, earlyStopThreshold: earlyStopThreshold)
         try trainer.runTrialSteps(module, loader: loader, steps: numTrainingSteps, beforeStep: { step in
             let rate = learningRate(atStep: step)
             for index in optimizer.paramGroups.indices { optimizer.paramGroups[index].learningRate = rate }
@@ -115,18 +143,15 @@ public final class LearningRateFinder: Callback, @unchecked Sendable {
                 results.loss.append(.nan)
                 return true
             }
-            let stepsTaken = step + 1
-            runningLoss = beta * runningLoss + (1 - beta) * Double(loss)
-            let smoothed = runningLoss / (1 - pow(beta, Double(stepsTaken + 1)))
+            let (smoothed, diverged) = smoothing.add(Double(loss), stepsTaken: step + 1)
             results.loss.append(smoothed)
-            if let threshold = earlyStopThreshold, stepsTaken > 1, smoothed > threshold * bestLoss {
-                trainer.logger.info("LearningRateFinder: stopped early after \(stepsTaken) steps, the loss diverges")
-                return false
-            }
-            if smoothed < bestLoss || stepsTaken == 1 { bestLoss = smoothed }
-            return true
+            if diverged { trainer.logger.info("LearningRateFinder: stopped early after \(step + 1) steps, the loss diverges") }
+            return !diverged
         })
     }
+
+    /// Replaces the recorded sweep, to compute a suggestion for given results.
+    func setResults(_ results: Results) { self.results = results }
 
     /// Lightning's `suggestion()`: the rate where the gradient of the recorded (smoothed) loss
     /// with respect to the rate is most negative, skipping `skipBegin` and `skipEnd` samples and

@@ -86,8 +86,15 @@ public final class StochasticWeightAveraging: Callback, @unchecked Sendable {
     override public func onTrainEpochStart(_ trainer: Trainer, _ module: TrainingModule) throws {
         let epoch = trainer.currentEpoch
         guard epoch >= swaStart, epoch <= swaEnd else { return }
-        // SWALR's construction takes a step that leaves the rates as they are.
-        if schedulerStepCount == nil { schedulerStepCount = 1 }
+        if schedulerStepCount == nil {
+            // SWALR's construction takes step 0: no change, except with no annealing epochs
+            // (the rates jump to the SWA rates at once).
+            schedulerStepCount = 1
+            if let optimizer = trainer.optimizer {
+                let rates = annealedRates(optimizer.paramGroups.map(\.learningRate), step: 0)
+                for (index, rate) in rates.enumerated() { optimizer.paramGroups[index].learningRate = rate }
+            }
+        }
         if epoch > latestUpdateEpoch {
             fold(module)
             latestUpdateEpoch = epoch
@@ -115,17 +122,22 @@ public final class StochasticWeightAveraging: Callback, @unchecked Sendable {
             numAveraged += 1
             return
         }
-        let divisor = Float(numAveraged + 1)
         var updated = OrderedDictionary<String, Tensor>()
         for (name, parameter) in module.namedParameters() {
             let current = parameter.value
             guard let old = previous[name], old.shape == current.shape else {
                 preconditionFailure("StochasticWeightAveraging: parameter \(name) \(current.shape) has no average of that shape")
             }
-            updated[name] = Tensor(shape: current.shape, scalars: zip(old.scalars, current.scalars).map { $0 + ($1 - $0) / divisor })
+            updated[name] = Tensor(shape: current.shape, scalars: Self.fold(old.scalars, current.scalars, alreadyAveraged: numAveraged))
         }
         average = updated
         numAveraged += 1
+    }
+
+    /// Lightning's `avg_fn` on one tensor's values: `average + (current − average) / (n + 1)` in Float32.
+    static func fold(_ average: [Float], _ current: [Float], alreadyAveraged count: Int) -> [Float] {
+        let divisor = Float(count + 1)
+        return zip(average, current).map { $0 + ($1 - $0) / divisor }
     }
 
     /// torch's `SWALR.get_lr` at `step` (its `_step_count` − 1): undo the previous annealing
