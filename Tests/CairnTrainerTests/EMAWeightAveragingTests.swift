@@ -7,6 +7,35 @@ import CairnTensor
 import Foundation
 import Testing
 
+/// A classifier with a batch-norm layer, whose buffers EMA averages too.
+final class NormalizedClassifier: TrainingModule, @unchecked Sendable {
+    let hidden: Linear
+    let norm: BatchNorm1d
+    let output: Linear
+
+    init(seed: UInt64) {
+        var rng = RandomGenerator(seed: seed)
+        hidden = Linear(3, 8, rng: &rng)
+        norm = BatchNorm1d(8)
+        output = Linear(8, 2, rng: &rng)
+        super.init()
+    }
+
+    override func forward(_ input: Tensor) -> Tensor { output(norm(hidden(input)).relu()) }
+
+    override func trainingStep(_ batch: Batch, batchIndex: Int) throws -> Tensor? {
+        Loss.crossEntropy(self(batch.features), batch.labels)
+    }
+
+    override func validationStep(_ batch: Batch, batchIndex: Int) throws -> Tensor? {
+        let loss = Loss.crossEntropy(self(batch.features), batch.labels)
+        log("val_loss", loss)
+        return loss
+    }
+
+    override func configureOptimizers() throws -> Optimizer { Adam(parameters(), lr: 0.05) }
+}
+
 /// Records the module's weights after every training batch and at every validation epoch start.
 final class WeightRecorder: Callback, @unchecked Sendable {
     var afterBatches: [[String: [UInt8]]] = []
@@ -72,24 +101,32 @@ func floats(_ bytes: [String: [UInt8]]) -> [String: [Float]] {
     }
 
     /// Stopped after step 7 (mid-epoch 2, just after a validation) and resumed with fresh objects:
-    /// the averaged weights come back from the state and end equal to the uninterrupted run's.
-    @Test func resumeRestoresTheAverageBitExactly() throws {
+    /// the averaged weights (and batch-norm buffers) come back from the state and end equal to the
+    /// uninterrupted run's.
+    @Test(arguments: [false, true]) func resumeRestoresTheAverageBitExactly(withBatchNorm: Bool) throws {
+        func makeModule(_ seed: UInt64) -> TrainingModule {
+            withBatchNorm ? NormalizedClassifier(seed: seed) : TinyClassifier(seed: seed)
+        }
         let directory = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
         let checkpoint = directory.appendingPathComponent("step7.ckpt")
 
-        let straight = TinyClassifier(seed: 8)
+        let straight = makeModule(8)
         let straightEMA = EMAWeightAveraging(decay: 0.9, updateEveryNSteps: 2)
         try Trainer(emaOptions(maxEpochs: 3), callbacks: [straightEMA]).fit(straight, data: try freshData())
 
         try Trainer(emaOptions(maxEpochs: 3), callbacks: [EMAWeightAveraging(decay: 0.9, updateEveryNSteps: 2),
                                                           StopAndSave(step: 7, url: checkpoint)])
-            .fit(TinyClassifier(seed: 8), data: try freshData())
+            .fit(makeModule(8), data: try freshData())
         let saved = try Checkpoint.load(checkpoint)
         #expect(integer(saved["/callbacks/EMAWeightAveraging/n_averaged"]) == 4)
+        if withBatchNorm {
+            #expect(saved["/callbacks/EMAWeightAveraging/average/norm.running_mean"]?.tensor != nil)
+            #expect(saved["/callbacks/EMAWeightAveraging/average/norm.num_batches_tracked"]?.tensor?.dtype == .i64)
+        }
         #expect(saved["/callbacks/EMAWeightAveraging/average/hidden.weight"]?.tensor != nil)
 
-        let resumed = TinyClassifier(seed: 123)
+        let resumed = makeModule(123)
         let resumedEMA = EMAWeightAveraging(decay: 0.9, updateEveryNSteps: 2)
         try Trainer(emaOptions(maxEpochs: 3), callbacks: [resumedEMA]).fit(resumed, data: try freshData(), ckptPath: checkpoint)
 

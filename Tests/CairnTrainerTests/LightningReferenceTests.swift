@@ -39,6 +39,19 @@ struct TuningFixture: Decodable {
         var decay: Double
         var average: [String: [Float]]
     }
+    struct BufferSet: Decodable {
+        var mean: [Float]
+        var variance: [Float]
+        var tracked: Int
+        enum CodingKeys: String, CodingKey {
+            case mean = "norm.running_mean", variance = "norm.running_var", tracked = "norm.num_batches_tracked"
+        }
+    }
+    struct EMABuffers: Decodable {
+        var decay: Double
+        var sets: [BufferSet]
+        var average: BufferSet
+    }
     struct BackboneCase: Decodable {
         var multiplier: Double
         var should_align: Bool
@@ -52,6 +65,7 @@ struct TuningFixture: Decodable {
     var weight_sets: [[String: [Float]]]
     var swa_average: [String: [Float]]
     var ema_average: EMA
+    var ema_buffers: EMABuffers
     var backbone_rates: [BackboneCase]
 
     static func load() throws -> TuningFixture {
@@ -131,6 +145,21 @@ func close(_ actual: Double, _ expected: Double) -> Bool { abs(actual - expected
             #expect(equal.map(\.bitPattern) == (fixture.swa_average[name] ?? []).map(\.bitPattern), "SWA \(name)")
             #expect(exponential.map(\.bitPattern) == (fixture.ema_average.average[name] ?? []).map(\.bitPattern), "EMA \(name)")
         }
+    }
+
+    /// Batch-norm buffers, num_batches_tracked through Float32 and truncated, as torch's AveragedModel.
+    @Test func bufferAveragesMatchTorch() {
+        let reference = fixture.ema_buffers
+        func tensors(_ set: TuningFixture.BufferSet) -> [Tensor] {
+            [Tensor(shape: [2], scalars: set.mean), Tensor(shape: [2], scalars: set.variance), Tensor(indices: [set.tracked], shape: [])]
+        }
+        var average = tensors(reference.sets[0])
+        for set in reference.sets.dropFirst() {
+            average = zip(average, tensors(set)).map { EMAWeightAveraging.blend($0, $1, decay: reference.decay) }
+        }
+        let expected = tensors(reference.average)
+        #expect(average.map(\.rawBytes) == expected.map(\.rawBytes), "\(average) vs \(expected)")
+        #expect(average[2].dtype == .i64)
     }
 
     /// The same epochs through Cairn's trainer give BackboneFinetuning's group rates epoch by epoch.

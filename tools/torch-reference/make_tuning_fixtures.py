@@ -12,6 +12,7 @@ Recorded (all deterministic, no training):
                          group rates after construction and after each epoch step
   swa_average            StochasticWeightAveraging.update_parameters over four weight sets
   ema_average            EMAWeightAveraging's AveragedModel over the same four weight sets
+  ema_buffers            the same over a batch-norm layer's buffers (int64 num_batches_tracked included)
   backbone_rates         BackboneFinetuning.finetune_function's group rates, epoch by epoch
 
 Float32 values are written as the float64 numbers they equal, so they read back exactly.
@@ -143,6 +144,33 @@ def ema_average(sets, decay: float) -> dict[str, list[float]]:
     return flat(callback._average_model.module)
 
 
+class Normalized(LightningModule):
+    def __init__(self):
+        super().__init__()
+        self.norm = torch.nn.BatchNorm1d(2)
+
+
+def ema_buffers(decay: float) -> dict:
+    """EMA over a batch-norm layer's buffers (use_buffers, Lightning's default); the int64
+    num_batches_tracked goes through float32 arithmetic and truncates back."""
+    model = Normalized()
+    callback = EMAWeightAveraging(decay=decay)
+    callback.setup(SimpleNamespace(), model, "fit")
+    sets = [{"norm.running_mean": [0.5, -1.25], "norm.running_var": [1.5, 0.75], "norm.num_batches_tracked": 3},
+            {"norm.running_mean": [0.25, -1.0], "norm.running_var": [1.25, 0.5], "norm.num_batches_tracked": 7},
+            {"norm.running_mean": [1.0, 0.5], "norm.running_var": [2.0, 0.25], "norm.num_batches_tracked": 12}]
+    for values in sets:
+        with torch.no_grad():
+            model.norm.running_mean.copy_(torch.tensor(values["norm.running_mean"]))
+            model.norm.running_var.copy_(torch.tensor(values["norm.running_var"]))
+            model.norm.num_batches_tracked.fill_(values["norm.num_batches_tracked"])
+        callback._average_model.update_parameters(model)
+    averaged = callback._average_model.module.norm
+    return {"decay": decay, "sets": sets,
+            "average": {"norm.running_mean": averaged.running_mean.tolist(), "norm.running_var": averaged.running_var.tolist(),
+                        "norm.num_batches_tracked": int(averaged.num_batches_tracked.item())}}
+
+
 class WithBackbone(LightningModule):
     def __init__(self):
         super().__init__()
@@ -187,6 +215,7 @@ def main() -> None:
         "weight_sets": [{name: torch.tensor(values).flatten().tolist() for name, values in weights.items()} for weights in sets],
         "swa_average": swa_average(sets),
         "ema_average": {"decay": 0.9, "average": ema_average(sets, 0.9)},
+        "ema_buffers": ema_buffers(0.9),
         "backbone_rates": [backbone_rates(2.0, True, 6), backbone_rates(1.5, False, 5)],
     }
     output.write_text(json.dumps(fixture, indent=1) + "\n")

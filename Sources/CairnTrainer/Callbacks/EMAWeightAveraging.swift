@@ -9,8 +9,9 @@ import OrderedCollections
 /// updated after optimizer steps (every `updateEveryNSteps`, from `updateStartingAtStep`) or at
 /// epoch ends (from `updateStartingAtEpoch`); the average is swapped into the model for each
 /// validation epoch during fit (and swapped back for training) and copied into it when training
-/// ends. The averaged tensors live in the callback's state, keyed by parameter name, so a
-/// resumed run continues the same average. Buffers are not averaged.
+/// ends. With `useBuffers` (the default) buffers such as batch-norm statistics are averaged and
+/// swapped too. The averaged tensors live in the callback's state, keyed by `state_dict` name,
+/// so a resumed run continues the same average.
 public final class EMAWeightAveraging: Callback, @unchecked Sendable {
     /// The weight of the old average in each update: `average = decay·average + (1 − decay)·current`.
     public let decay: Double
@@ -20,8 +21,10 @@ public final class EMAWeightAveraging: Callback, @unchecked Sendable {
     public let updateStartingAtStep: Int?
     /// Also update at the end of every epoch from this index on; nil: never by epoch.
     public let updateStartingAtEpoch: Int?
+    /// Whether buffers (batch-norm statistics) are averaged and swapped too, as Lightning's default.
+    public let useBuffers: Bool
 
-    /// The averaged parameters by name; nil until fit sets the callback up.
+    /// The averaged parameters (and buffers) by name; nil until fit sets the callback up.
     public private(set) var average: OrderedDictionary<String, Tensor>?
     /// Updates folded into the average (torch's `n_averaged`); the first one copies the weights.
     public private(set) var numAveraged = 0
@@ -34,13 +37,14 @@ public final class EMAWeightAveraging: Callback, @unchecked Sendable {
 
     /// An EMA callback with Lightning's defaults.
     public init(decay: Double = 0.999, updateEveryNSteps: Int = 1, updateStartingAtStep: Int? = nil,
-                updateStartingAtEpoch: Int? = nil) {
+                updateStartingAtEpoch: Int? = nil, useBuffers: Bool = true) {
         precondition((0...1).contains(decay), "EMAWeightAveraging: decay \(decay) is outside 0...1")
         precondition(updateEveryNSteps >= 0, "EMAWeightAveraging: updateEveryNSteps \(updateEveryNSteps) is negative")
         self.decay = decay
         self.updateEveryNSteps = updateEveryNSteps
         self.updateStartingAtStep = updateStartingAtStep
         self.updateStartingAtEpoch = updateStartingAtEpoch
+        self.useBuffers = useBuffers
         super.init()
     }
 
@@ -55,25 +59,44 @@ public final class EMAWeightAveraging: Callback, @unchecked Sendable {
 
     // MARK: Averaging
 
-    private static func copies(of module: Module) -> OrderedDictionary<String, Tensor> {
-        OrderedDictionary(uniqueKeysWithValues: module.namedParameters().map { ($0.name, $0.parameter.value.detach()) })
+    /// What is averaged, by `state_dict` name: the parameters, then (with `useBuffers`) the buffers.
+    private func averagedTensors(of module: Module) -> OrderedDictionary<String, Tensor> {
+        var tensors = OrderedDictionary(uniqueKeysWithValues: module.namedParameters().map { ($0.name, $0.parameter.value.detach()) })
+        if useBuffers {
+            for (name, buffer) in module.namedBuffers() { tensors[name] = buffer.value }
+        }
+        return tensors
     }
 
-    /// torch's AveragedModel with `get_ema_avg_fn`: the first update copies, later ones blend in Float32.
+    /// Puts `tensors` into the module by name; parameters keep their gradients.
+    private func assign(_ tensors: OrderedDictionary<String, Tensor>, to module: Module) {
+        for (name, parameter) in module.namedParameters() {
+            guard let incoming = tensors[name] else { continue }
+            let gradient = parameter.grad
+            parameter.value = incoming
+            parameter.grad = gradient
+        }
+        guard useBuffers else { return }
+        for (name, buffer) in module.namedBuffers() {
+            if let incoming = tensors[name] { buffer.value = incoming }
+        }
+    }
+
+    /// torch's AveragedModel with `get_ema_avg_fn`: the first update copies, later ones blend.
     private func update(from module: Module) {
         guard !swapped else { return }
+        let current = averagedTensors(of: module)
         guard numAveraged > 0, let previous = average else {
-            average = Self.copies(of: module)
+            average = current
             numAveraged += 1
             return
         }
         var blended = OrderedDictionary<String, Tensor>()
-        for (name, parameter) in module.namedParameters() {
-            let current = parameter.value
-            guard let old = previous[name], old.shape == current.shape else {
-                preconditionFailure("EMAWeightAveraging: parameter \(name) \(current.shape) has no average of that shape")
+        for (name, tensor) in current {
+            guard let old = previous[name], old.shape == tensor.shape, old.dtype == tensor.dtype else {
+                preconditionFailure("EMAWeightAveraging: \(name) \(tensor.dtype.rawValue) \(tensor.shape) has no average of that type and shape")
             }
-            blended[name] = Tensor(shape: current.shape, scalars: Self.blend(old.scalars, current.scalars, decay: decay))
+            blended[name] = Self.blend(old, tensor, decay: decay)
         }
         average = blended
         numAveraged += 1
@@ -86,17 +109,26 @@ public final class EMAWeightAveraging: Callback, @unchecked Sendable {
         return zip(average, current).map { keep * $0 + take * $1 }
     }
 
-    /// Exchanges the model's parameters with ``average`` (gradients stay with the model).
+    /// The blend of one tensor: Float32 values directly; integer buffers (`num_batches_tracked`)
+    /// through Float32 and truncated back, as torch's `copy_` into an int64 tensor; other
+    /// types follow the model.
+    static func blend(_ average: Tensor, _ current: Tensor, decay: Double) -> Tensor {
+        switch current.dtype {
+        case .f32:
+            return Tensor(shape: current.shape, scalars: blend(average.scalars, current.scalars, decay: decay))
+        case let dtype where !dtype.isFloatingPoint && dtype != .bool:
+            let mixed = blend(average.integers.map { Float($0) }, current.integers.map { Float($0) }, decay: decay)
+            return Tensor(indices: mixed.map { Int(clamping: Int64(exactly: $0.rounded(.towardZero)) ?? 0) }, shape: current.shape, dtype: dtype)
+        default:
+            return current
+        }
+    }
+
+    /// Exchanges the model's tensors with ``average``.
     private func swap(_ module: Module) {
         guard let held = average else { return }
-        var outgoing = OrderedDictionary<String, Tensor>()
-        for (name, parameter) in module.namedParameters() {
-            guard let incoming = held[name] else { continue }
-            outgoing[name] = parameter.value.detach()
-            let gradient = parameter.grad
-            parameter.value = incoming
-            parameter.grad = gradient
-        }
+        let outgoing = averagedTensors(of: module)
+        assign(held, to: module)
         average = outgoing
         swapped.toggle()
     }
@@ -106,7 +138,7 @@ public final class EMAWeightAveraging: Callback, @unchecked Sendable {
     override public func setup(_ trainer: Trainer, _ module: TrainingModule, stage: Stage) throws {
         guard stage == .fit else { return }
         self.module = module
-        average = Self.copies(of: module)
+        average = averagedTensors(of: module)
         numAveraged = 0
         latestUpdateStep = 0
         latestUpdateEpoch = -1
@@ -138,10 +170,7 @@ public final class EMAWeightAveraging: Callback, @unchecked Sendable {
 
     override public func onTrainEnd(_ trainer: Trainer, _ module: TrainingModule) throws {
         if swapped { swap(module) }
-        guard let average else { return }
-        for (name, parameter) in module.namedParameters() {
-            if let averaged = average[name] { parameter.value = averaged }
-        }
+        if let average { assign(average, to: module) }
     }
 
     override public func onException(_ trainer: Trainer, _ module: TrainingModule, error: any Error) throws {
@@ -162,13 +191,13 @@ public final class EMAWeightAveraging: Callback, @unchecked Sendable {
     /// A checkpoint saved without this callback starts the average from its weights, as Lightning.
     override public func onLoadCheckpoint(_ trainer: Trainer, _ module: TrainingModule, checkpoint: CheckpointValue) throws {
         guard trainer.stage == .fit else { return }
-        average = Self.copies(of: module)
+        average = averagedTensors(of: module)
         numAveraged = 0
     }
 
     /// `{"latest_update_step": n, "n_averaged": k, "average": {parameter name: tensor}}`.
     override public func stateDict() throws -> CheckpointValue? {
-        let averaged = swapped ? module.map(Self.copies(of:)) : average
+        let averaged = swapped ? module.map(averagedTensors(of:)) : average
         return .dictionary([
             "latest_update_step": .int(Int64(latestUpdateStep)),
             "n_averaged": .int(Int64(numAveraged)),
@@ -184,9 +213,10 @@ public final class EMAWeightAveraging: Callback, @unchecked Sendable {
         }
         let restored = try (state["/average"] ?? .null).tensorDictionary(path: "\(path)/average")
         if let module {
-            for (name, parameter) in module.namedParameters() where restored[name]?.shape != parameter.value.shape {
+            for (name, tensor) in averagedTensors(of: module)
+            where restored[name]?.shape != tensor.shape || restored[name]?.dtype != tensor.dtype {
                 throw TrainerError.malformedCheckpoint(path: "\(path)/average/\(name)",
-                                                       reason: "missing or not of the parameter's shape \(parameter.value.shape)")
+                                                       reason: "missing or not \(tensor.dtype.rawValue) \(tensor.shape) as in the model")
             }
         }
         latestUpdateStep = Int(step)
@@ -211,6 +241,7 @@ extension EMAWeightAveraging: RegistrableCallback {
         }
         return EMAWeightAveraging(decay: decay, updateEveryNSteps: every,
                                   updateStartingAtStep: try arguments.int("update_starting_at_step"),
-                                  updateStartingAtEpoch: try arguments.int("update_starting_at_epoch"))
+                                  updateStartingAtEpoch: try arguments.int("update_starting_at_epoch"),
+                                  useBuffers: try arguments.bool("use_buffers", default: true))
     }
 }
