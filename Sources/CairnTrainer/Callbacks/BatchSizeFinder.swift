@@ -103,7 +103,7 @@ public final class BatchSizeFinder: Callback, @unchecked Sendable {
             var anySuccess = false
             for _ in 0..<maxTrials {
                 if try trial(size, trainer, module, data) {
-                    guard let next = grown(size, by: size * 2, data) else { break }
+                    guard let next = grown(size, by: Self.doubled(size), data) else { break }
                     size = next
                     anySuccess = true
                 } else {
@@ -121,11 +121,11 @@ public final class BatchSizeFinder: Callback, @unchecked Sendable {
                     if successes > maxTrials { break }
                     low = size
                     if let high, high - low <= 1 { break }
-                    guard let next = grown(size, by: high.map { ($0 + low) / 2 } ?? size * 2, data) else { break }
+                    guard let next = grown(size, by: high.map { low + ($0 - low) / 2 } ?? Self.doubled(size), data) else { break }
                     size = next
                 } else {
                     high = size
-                    size = (size + low) / 2
+                    size = low + (size - low) / 2
                     if let high, high - low <= 1 { break }
                 }
             }
@@ -133,9 +133,15 @@ public final class BatchSizeFinder: Callback, @unchecked Sendable {
         return size
     }
 
+    /// Twice `size`, or nil when that does not fit in an Int (the search then stops growing).
+    private static func doubled(_ size: Int) -> Int? {
+        let (twice, overflow) = size.multipliedReportingOverflow(by: 2)
+        return overflow ? nil : twice
+    }
+
     /// The next size, or nil when the current one already covers the training set (Lightning's
     /// `_adjust_batch_size` leaves the size unchanged then) or the next equals it.
-    private func grown(_ size: Int, by next: Int, _ data: BatchSizeAdjustableDataModule) -> Int? {
+    private func grown(_ size: Int, by next: Int?, _ data: BatchSizeAdjustableDataModule) -> Int? {
         data.batchSize = size
         if let loader = try? data.trainLoader(), loader.batchesPerEpoch <= 1 { return nil }
         return next == size ? nil : next
