@@ -39,6 +39,27 @@ final class GroupRecorder: Callback, @unchecked Sendable {
     }
 }
 
+/// A backbone of a linear layer and a batch-norm layer (`backbone.0`, `backbone.1`).
+final class NormalizedBackboneClassifier: TrainingModule, @unchecked Sendable {
+    let backbone: [Module]
+    let head: Linear
+
+    init(seed: UInt64) {
+        var rng = RandomGenerator(seed: seed)
+        backbone = [Linear(3, 6, rng: &rng), BatchNorm1d(6)]
+        head = Linear(6, 2, rng: &rng)
+        super.init()
+    }
+
+    override func forward(_ input: Tensor) -> Tensor { head(backbone[1](backbone[0](input)).relu()) }
+
+    override func trainingStep(_ batch: Batch, batchIndex: Int) throws -> Tensor? {
+        Loss.crossEntropy(self(batch.features), batch.labels)
+    }
+
+    override func configureOptimizers() throws -> Optimizer { Adam(trainableParameters(), lr: 0.05) }
+}
+
 func finetuningOptions(maxEpochs: Int) -> Trainer.Options {
     Trainer.Options(maxEpochs: maxEpochs, numSanityValSteps: 0, enableCheckpointing: false)
 }
@@ -69,6 +90,25 @@ func finetuningOptions(maxEpochs: Int) -> Trainer.Options {
         #expect(abs(backboneRates[0] - 0.005) < 1e-12)
         #expect(abs(backboneRates[1] - 0.01) < 1e-12)
         #expect(abs(backboneRates[2] - 0.02) < 1e-12)
+    }
+
+    /// With train_bn the backbone's batch norm trains from the start (in the first group); without
+    /// it the batch norm stays frozen, and only the linear layer joins at the unfreeze.
+    @Test(arguments: [true, false]) func batchNormFollowsTrainBN(trainBN: Bool) throws {
+        let module = NormalizedBackboneClassifier(seed: 2)
+        let trainer = try Trainer(finetuningOptions(maxEpochs: 2),
+                                  callbacks: [BackboneFinetuning(unfreezeBackboneAtEpoch: 1, trainBN: trainBN)])
+        try trainer.fit(module, data: try freshData())
+        let groups = try #require(trainer.optimizer).paramGroups
+        let names = Dictionary(module.namedParameters().map { (ObjectIdentifier($0.parameter), $0.name) }) { first, _ in first }
+        let groupNames = groups.map { $0.parameters.compactMap { names[ObjectIdentifier($0)] } }
+        if trainBN {
+            #expect(groupNames == [["backbone.1.weight", "backbone.1.bias", "head.weight", "head.bias"], ["backbone.0.weight", "backbone.0.bias"]])
+        } else {
+            #expect(groupNames == [["head.weight", "head.bias"], ["backbone.0.weight", "backbone.0.bias"]])
+        }
+        let batchNorm = try #require(module.backbone[1] as? BatchNorm1d)
+        #expect(batchNorm.weight?.isFrozen == !trainBN)
     }
 
     @Test func aMissingBackboneIsAConfigurationError() throws {
