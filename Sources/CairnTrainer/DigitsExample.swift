@@ -65,11 +65,13 @@ public final class DigitsClassifier: TrainingModule, @unchecked Sendable {
 
 /// The digits CSV as a ``DataModule``: pixels scaled by 1/16, a seeded split (validation 0.1,
 /// test 0.2), a shuffled train loader and in-order evaluation loaders.
-public final class DigitsDataModule: DataModule, @unchecked Sendable {
+public final class DigitsDataModule: DataModule, BatchSizeAdjustable, @unchecked Sendable {
     /// The CSV file.
     public let path: String
-    /// Rows per batch.
-    public let batchSize: Int
+    /// Rows per batch of the loaders made from now on (``BatchSizeFinder`` may change it).
+    public var batchSize: Int {
+        didSet { precondition(batchSize >= 1, "DigitsDataModule: batchSize \(batchSize) must be at least 1") }
+    }
     /// Seed of the split and the shuffling.
     public let seed: UInt64
     private var splits: DatasetSplits<CSVDataset>?

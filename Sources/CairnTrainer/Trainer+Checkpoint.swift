@@ -17,8 +17,6 @@ extension Trainer {
     /// module's `onSaveCheckpoint` runs (no optimizer, callback or generator state: nothing to resume from).
     public func dumpCheckpoint(weightsOnly: Bool) throws -> CheckpointValue {
         guard let module else { preconditionFailure("dumpCheckpoint: no module is running; call it from a hook") }
-        var weights = OrderedDictionary<CheckpointKey, CheckpointValue>()
-        for (name, tensor) in module.stateDict() { weights[.string(name)] = .tensor(CheckpointTensor(tensor)) }
         var loops = progress.checkpointValue
         if let trainLoader, case var .dictionary(fitLoop)? = loops["/fit_loop"], case var .dictionary(root) = loops {
             let batchInFlight = progress.trainBatch.current.ready > progress.trainBatch.current.processed
@@ -34,7 +32,7 @@ extension Trainer {
         var tree: OrderedDictionary<CheckpointKey, CheckpointValue> = [
             "epoch": .int(Int64(currentEpoch)),
             "global_step": .int(Int64(globalStep)),
-            "state_dict": .dictionary(weights),
+            "state_dict": CheckpointValue(tensors: module.stateDict()),
             "loops": loops,
         ]
         if !weightsOnly {
@@ -97,22 +95,17 @@ extension Trainer {
     /// generators are restored here too so the model is whole before any step.
     func restoreModulesAndCallbacks(from checkpoint: CheckpointValue, module: TrainingModule, data: DataModule) throws {
         try module.onLoadCheckpoint(checkpoint: checkpoint)
-        guard case let .dictionary(savedWeights)? = checkpoint["/state_dict"] else {
-            throw TrainerError.malformedCheckpoint(path: "/state_dict", reason: "missing or not a dictionary")
-        }
-        var weights = OrderedDictionary<String, Tensor>()
-        for (key, value) in savedWeights {
-            guard case let .tensor(tensor) = value else {
-                throw TrainerError.malformedCheckpoint(path: "/state_dict/\(key)", reason: "expected a tensor")
-            }
-            weights[key.token] = try Tensor(tensor, name: "/state_dict/\(key)")
-        }
-        try module.loadStateDict(weights)
+        try module.loadStateDict(try savedWeights(in: checkpoint))
         if let hyperparameters = checkpoint["/hyper_parameters"] { module.hyperparameters = hyperparameters }
         if let dataState = checkpoint["/datamodule"] { try data.loadStateDict(dataState) }
         for callback in callbacks { try callback.onLoadCheckpoint(self, module, checkpoint: checkpoint) }
         try restoreCallbackStates(from: checkpoint)
         try restoreGenerators(from: checkpoint, module: module)
+    }
+
+    /// The tensors under `/state_dict`, by name.
+    func savedWeights(in checkpoint: CheckpointValue) throws -> OrderedDictionary<String, Tensor> {
+        try (checkpoint["/state_dict"] ?? .null).tensorDictionary(path: "/state_dict")
     }
 
     private func restoreCallbackStates(from checkpoint: CheckpointValue) throws {
@@ -138,7 +131,7 @@ extension Trainer {
         callbackStateWarnings = warnings
     }
 
-    private func restoreGenerators(from checkpoint: CheckpointValue, module: TrainingModule) throws {
+    func restoreGenerators(from checkpoint: CheckpointValue, module: TrainingModule) throws {
         func generator(_ pointer: String) throws -> RandomGenerator? {
             guard let value = checkpoint[pointer] else { return nil }
             guard case let .list(items) = value else {

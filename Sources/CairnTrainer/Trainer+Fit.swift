@@ -182,13 +182,7 @@ extension Trainer {
         guard stepsNow else { return loss }
         for callback in callbacks { try callback.onBeforeOptimizerStep(self, module, optimizer: optimizer) }
         try module.onBeforeOptimizerStep(optimizer: optimizer)
-        if let limit = options.gradientClipVal {
-            let parameters = optimizer.paramGroups.flatMap(\.parameters)
-            switch options.gradientClipAlgorithm {
-            case .norm: _ = GradientClipping.clipByGlobalNorm(parameters, maxNorm: limit)
-            case .value: GradientClipping.clipByValue(parameters, limit: limit)
-            }
-        }
+        clipGradients(optimizer)
         progress.optimizerStep.incrementStarted()
         optimizer.step()
         // Every counter moves, so the restart rule (rewind to processed) keeps whole steps.
@@ -196,5 +190,17 @@ extension Trainer {
         progress.optimizerStep.incrementCompleted()
         progress.batchesThatStepped += 1
         return loss
+    }
+}
+
+extension Trainer {
+    /// Clips the gradients of every optimized parameter as ``Options/gradientClipVal`` says.
+    func clipGradients(_ optimizer: Optimizer) {
+        guard let limit = options.gradientClipVal else { return }
+        let parameters = optimizer.paramGroups.flatMap(\.parameters)
+        switch options.gradientClipAlgorithm {
+        case .norm: _ = GradientClipping.clipByGlobalNorm(parameters, maxNorm: limit)
+        case .value: GradientClipping.clipByValue(parameters, limit: limit)
+        }
     }
 }

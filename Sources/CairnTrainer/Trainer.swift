@@ -324,6 +324,7 @@ public final class Trainer: @unchecked Sendable {
             }
             if stage == .fit {
                 let configured = try module.configureOptimizers()
+                try restoreOptimizerLayouts(configured, module: module)
                 optimizer = configured
                 lrSchedulerConfigs = try module.configureLRSchedulers(optimizer: configured)
                 for (index, configuration) in lrSchedulerConfigs.enumerated() {

@@ -9,6 +9,11 @@ extension CallbackRegistry {
             OnExceptionCheckpoint.self,
             TrainingTimer.self,
             GradientAccumulationScheduler.self,
+            BackboneFinetuning.self,
+            EMAWeightAveraging.self,
+            StochasticWeightAveraging.self,
+            LearningRateFinder.self,
+            BatchSizeFinder.self,
         ]
     }
 }
