@@ -20,6 +20,11 @@ extension Trainer {
             root["fit_loop"] = .dictionary(fitLoop)
             loops = .dictionary(root)
         }
+        if case var .dictionary(root) = loops, case var .dictionary(fitLoop)? = root["fit_loop"] {
+            fitLoop["epoch_loop._results"] = loggedResultsState()
+            root["fit_loop"] = .dictionary(fitLoop)
+            loops = .dictionary(root)
+        }
         var callbackStates = OrderedDictionary<CheckpointKey, CheckpointValue>()
         for callback in callbacks {
             if let state = try callback.stateDict() { callbackStates[.string(callback.stateKey)] = state }
@@ -34,6 +39,7 @@ extension Trainer {
             "callbacks": .dictionary(callbackStates),
         ]
         if let hyperparameters = module.hyperparameters { tree["hyper_parameters"] = hyperparameters }
+        if let loggerStates = try loggerStates() { tree["loggers"] = loggerStates }
         if let dataState = try dataModule?.stateDict() { tree["datamodule"] = dataState }
         tree["rng_states"] = rngStates(of: module)
         var checkpoint = CheckpointValue.dictionary(tree)
@@ -147,6 +153,7 @@ extension Trainer {
         restartingMidEpoch = restored.epoch.current.started > restored.epoch.current.processed
         restored.resetOnRestart()
         progress = restored
+        try restoreLoggers(from: checkpoint)
         if let loaderState = checkpoint["/loops/fit_loop/state_dict/combined_loader/0"] {
             pendingTrainLoaderState = try StateValue(loaderState, path: "/loops/fit_loop/state_dict/combined_loader/0")
         }

@@ -67,7 +67,7 @@ extension Trainer {
             for callback in callbacks where !callback.monitorsMetrics { try callback.onTrainEpochEnd(self, module) }
             try module.onTrainEpochEnd()
             for callback in callbacks where callback.monitorsMetrics { try callback.onTrainEpochEnd(self, module) }
-            metrics.finishEpoch(.training)
+            try logTrainEpochMetrics(metrics.finishEpoch(.training))
             progress.epoch.incrementCompleted()
         }
         for callback in callbacks { try callback.onTrainEnd(self, module) }
@@ -81,6 +81,9 @@ extension Trainer {
             let batchIndex = progress.trainBatch.current.processed
             guard batchIndex < batchCount, let batch = loader.nextBatch() else { return }
             let isLastBatch = batchIndex == batchCount - 1
+            beginTrainBatchLogging()
+            // After the batch (and its validation) the step counts in full for the loggers.
+            defer { beginTrainBatchLogging() }
             progress.trainBatch.incrementReady()
             isTrainingStep = true
             currentBatchSize = batch.features.shape.first ?? 1
@@ -98,6 +101,7 @@ extension Trainer {
             }
             try module.onTrainBatchEnd(outputs: loss, batch: batch, batchIndex: batchIndex)
             progress.trainBatch.incrementCompleted()
+            try logTrainStepMetrics()
             isTrainingStep = false
             try stopIfInterrupted()
             stopIfOutOfTime()

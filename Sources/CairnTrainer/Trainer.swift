@@ -158,6 +158,7 @@ public final class Trainer: @unchecked Sendable {
     var restartingMidEpoch = false
     var pendingTrainLoaderState: StateValue?
     var trainingStartedAt: ContinuousClock.Instant?
+    var loggerConnector = LoggerConnectorState()
 
     /// Epochs finished (Lightning's `current_epoch`).
     public var currentEpoch: Int { progress.epoch.current.completed }
@@ -289,6 +290,7 @@ public final class Trainer: @unchecked Sendable {
             if let checkpoint { try restoreModulesAndCallbacks(from: checkpoint, module: module, data: data) }
             if stage == .fit { optimizer = try module.configureOptimizers() }
             if let checkpoint { try restoreTrainingState(from: checkpoint, stage: stage) }
+            if stage != .predict { try startLogging() }
             if stage == .fit {
                 for callback in callbacks { try callback.onFitStart(self, module) }
                 try module.onFitStart()
@@ -301,6 +303,7 @@ public final class Trainer: @unchecked Sendable {
             try data.teardown(stage: stage)
             for callback in callbacks { try callback.teardown(self, module, stage: stage) }
             try module.teardown(stage: stage)
+            try finalizeLoggers(status: LoggerStatus.success, rethrowing: true)
             return result
         } catch {
             for callback in callbacks { try callback.onException(self, module, error: error) }
@@ -310,6 +313,9 @@ public final class Trainer: @unchecked Sendable {
                 try data.teardown(stage: stage)
                 for callback in callbacks { try callback.teardown(self, module, stage: stage) }
                 try module.teardown(stage: stage)
+                try finalizeLoggers(status: LoggerStatus.interrupted, rethrowing: false)
+            } else {
+                try finalizeLoggers(status: LoggerStatus.failed, rethrowing: false)
             }
             throw error
         }
