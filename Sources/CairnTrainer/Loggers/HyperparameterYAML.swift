@@ -69,6 +69,16 @@ enum HyperparameterYAML {
         }
     }
 
+    /// The value in YAML's one-line flow style (`[8, 4]`, `{lr: 0.1}`).
+    static func flowText(_ value: CheckpointValue) -> String {
+        switch value {
+        case let .list(items): return "[" + items.map(flowText).joined(separator: ", ") + "]"
+        case let .dictionary(entries):
+            return "{" + entries.map { "\(scalarString($0.key.token)): \(flowText($0.value))" }.joined(separator: ", ") + "}"
+        default: return inlineText(value) ?? ""
+        }
+    }
+
     /// YAML 1.1 floats need a dot (`1.0e-05`, not `1e-05`) and spell the specials `.inf`, `.nan`.
     static func floatText(_ number: Double) -> String {
         if number.isNaN { return ".nan" }
