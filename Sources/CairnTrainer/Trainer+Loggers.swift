@@ -178,7 +178,9 @@ extension Trainer {
         loggerConnector.resumedLoggers = []
         for logger in loggers {
             guard let state = checkpoint[JSONPointer(tokens: ["loggers", logger.stateKey])] else {
-                self.logger.warning("\(type(of: logger)) \(logger.stateKey): no saved state in the checkpoint; it starts a new run")
+                if try logger.stateDict() != nil {
+                    self.logger.warning("logger \(logger.stateKey): no saved state in the checkpoint; it starts a new run")
+                }
                 continue
             }
             try logger.loadStateDict(state)
