@@ -45,6 +45,28 @@ func metricsText(_ root: URL, version: Int = 0) throws -> String {
         #expect(text == "a,b,\"c,d\",step\n,1.0,,0\n0.5,,2.0,1\n,3.0,,2\n")
     }
 
+    /// Loading a state cuts the file back to its rows, and drops a column only later rows used.
+    @Test func loadingAStateCutsTheFileBack() throws {
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let first = CSVLogger(saveDirectory: directory)
+        try first.logMetrics(["loss": 0.5], step: 0)
+        let state = try #require(try first.stateDict())
+        try first.logMetrics(["loss": 0.25, "late": 1], step: 1)
+        try first.save()
+        #expect(try metricsText(directory) == "late,loss,step\n,0.5,0\n1.0,0.25,1\n")
+
+        let second = CSVLogger(saveDirectory: directory)
+        try second.loadStateDict(state)
+        #expect(try metricsText(directory) == "loss,step\n0.5,0\n")
+        try second.logMetrics(["loss": 0.125], step: 1)
+        try second.save()
+        #expect(try metricsText(directory) == "loss,step\n0.5,0\n0.125,1\n")
+        #expect(throws: LoggerError.malformedState(logger: second.stateKey, reason: "expected a non-negative int at /rows")) {
+            try second.loadStateDict(.dictionary(["version": .int(0)]))
+        }
+    }
+
     /// Each new logger without a version takes the next free `version_N`.
     @Test func newRunsTakeTheNextVersion() throws {
         let directory = try temporaryDirectory()

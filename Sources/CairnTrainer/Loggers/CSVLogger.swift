@@ -99,10 +99,13 @@ public final class CSVLogger: ExperimentLogger, @unchecked Sendable {
                 return
             }
             let table = try CSVTable(contentsOf: file)
-            columns = table.header
             let kept = Array(table.rows.prefix(Int(clamping: rows)))
+            // The header may name columns only the dropped rows used: keep those the kept rows fill.
+            let used = table.header.indices.filter { column in kept.contains { $0.indices.contains(column) && !$0[column].isEmpty } }
+            columns = used.map { table.header[$0] }
             rowsWritten = kept.count
-            try write(CSVTable(header: table.header, rows: kept).text, to: file)
+            let rewritten = kept.map { row in used.map { row.indices.contains($0) ? row[$0] : "" } }
+            try write(CSVTable(header: columns, rows: rewritten).text, to: file)
         }
     }
 

@@ -53,9 +53,9 @@ public enum LoggerStatus {
 }
 
 extension Trainer {
-    /// Sends `metrics` to every logger at `step` (default: the optimizer steps taken so far),
-    /// as Lightning's callbacks do with `trainer.logger.log_metrics`.
+    /// Sends `metrics` to every logger at `step` (default: the step the trainer's own logging uses
+    /// now, Lightning's `_batches_that_stepped`), as Lightning's callbacks do with `trainer.logger.log_metrics`.
     public func logMetrics(_ metrics: OrderedDictionary<String, Double>, step: Int? = nil) throws {
-        for logger in loggers { try logger.logMetrics(metrics, step: step ?? progress.batchesThatStepped) }
+        for logger in loggers { try logger.logMetrics(metrics, step: step ?? loggingStep) }
     }
 }
