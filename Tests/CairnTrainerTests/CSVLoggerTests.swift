@@ -45,6 +45,31 @@ func metricsText(_ root: URL, version: Int = 0) throws -> String {
         #expect(text == "a,b,\"c,d\",step\n,1.0,,0\n0.5,,2.0,1\n,3.0,,2\n")
     }
 
+    /// The everyday case: a ModelCheckpoint saving `last.ckpt` every 3 steps, the run interrupted
+    /// after step 8 (two steps after its last checkpoint, whose rows it wrote), resumed with `ckptPath: .last`.
+    @Test func interruptedRunResumedFromLastCheckpoint() throws {
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let straightRoot = directory.appendingPathComponent("straight"), resumedRoot = directory.appendingPathComponent("resumed")
+        func options(_ root: URL) -> Trainer.Options {
+            Trainer.Options(maxEpochs: 3, numSanityValSteps: 1, logEveryNSteps: 1, defaultRootDir: root.path)
+        }
+        func checkpointing() throws -> ModelCheckpoint { try ModelCheckpoint(saveTopK: 0, saveLast: true, everyNTrainSteps: 3) }
+        try Trainer(options(straightRoot), callbacks: [try checkpointing()], loggers: [CSVLogger(saveDirectory: straightRoot)])
+            .fit(EpochMeanClassifier(seed: 1), data: try freshData())
+        #expect(throws: TrainerError.interrupted(stage: .fit)) {
+            try Trainer(options(resumedRoot), callbacks: [try checkpointing(), InterruptAtStep(step: 8)],
+                        loggers: [CSVLogger(saveDirectory: resumedRoot)])
+                .fit(EpochMeanClassifier(seed: 1), data: try freshData())
+        }
+        let interruptedRows = try metricsText(resumedRoot).split(separator: "\n")
+        #expect(interruptedRows.last?.hasPrefix("1,7,") == true)
+        try Trainer(options(resumedRoot), callbacks: [try checkpointing()], loggers: [CSVLogger(saveDirectory: resumedRoot)])
+            .fit(EpochMeanClassifier(seed: 4), data: try freshData(), ckptPath: .last)
+        #expect(try metricsText(resumedRoot) == (try metricsText(straightRoot)))
+        #expect(try metricsText(straightRoot).split(separator: "\n").count == 1 + 15 + 3 + 3)
+    }
+
     /// Loading a state cuts the file back to its rows, and drops a column only later rows used.
     @Test func loadingAStateCutsTheFileBack() throws {
         let directory = try temporaryDirectory()
@@ -162,5 +187,14 @@ final class EpochMeanClassifier: TinyClassifier, @unchecked Sendable {
         let loss = Loss.crossEntropy(self(batch.features), batch.labels)
         log("train_loss", loss, onStep: true, onEpoch: true)
         return loss
+    }
+}
+
+/// Raises the trainer's interrupt flag once the given optimizer step is taken.
+final class InterruptAtStep: Callback, @unchecked Sendable {
+    let step: Int
+    init(step: Int) { self.step = step }
+    override func onTrainBatchEnd(_ trainer: Trainer, _ module: TrainingModule, outputs: Tensor?, batch: Batch, batchIndex: Int) throws {
+        if trainer.globalStep == step { trainer.interruptFlag.raise() }
     }
 }

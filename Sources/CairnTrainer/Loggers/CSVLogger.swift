@@ -14,7 +14,7 @@ public final class CSVLogger: ExperimentLogger, @unchecked Sendable {
     /// The metrics file's name.
     public static let metricsFileName = "metrics.csv"
     /// The hyper-parameters file's name.
-    public static let hyperparametersFileName = "hparams.yaml"
+    public static let hyperparametersFileName = RunDirectory.hyperparametersFileName
 
     /// The experiment's name.
     public let name: String
@@ -26,7 +26,6 @@ public final class CSVLogger: ExperimentLogger, @unchecked Sendable {
     private var columns: [String] = []
     private var rowsWritten = 0
     private var pendingRows: [[String: String]] = []
-    private var hyperparameters: OrderedDictionary<CheckpointKey, CheckpointValue> = [:]
 
     /// A logger writing under `saveDirectory/name`; `version` nil takes the next free `version_N`
     /// when the run first writes.
@@ -48,7 +47,7 @@ public final class CSVLogger: ExperimentLogger, @unchecked Sendable {
     public func logMetrics(_ metrics: OrderedDictionary<String, Double>, step: Int) throws {
         var row: [String: String] = ["step": String(step)]
         for (key, value) in metrics {
-            let column = prefix.isEmpty ? key : "\(prefix)-\(key)"
+            let column = prefixedMetricName(key, prefix: prefix)
             row[column] = Self.format(value, column: column)
         }
         lock.withLock { pendingRows.append(row) }
@@ -56,15 +55,7 @@ public final class CSVLogger: ExperimentLogger, @unchecked Sendable {
 
     /// Merges `hyperparameters` (a dictionary's entries, or one `value`) into `hparams.yaml`.
     public func logHyperparameters(_ hyperparameters: CheckpointValue) throws {
-        try lock.withLock {
-            if case let .dictionary(entries) = hyperparameters {
-                self.hyperparameters.merge(entries) { _, new in new }
-            } else {
-                self.hyperparameters["value"] = hyperparameters
-            }
-            let file = try run.createDirectory().appendingPathComponent(Self.hyperparametersFileName)
-            try write(HyperparameterYAML.document(.dictionary(self.hyperparameters)), to: file)
-        }
+        try lock.withLock { try run.writeHyperparameters(hyperparameters) }
     }
 
     /// Appends the rows logged since the last save; a row bringing a new column rewrites the

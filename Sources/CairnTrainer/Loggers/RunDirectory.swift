@@ -1,8 +1,10 @@
 import CairnCheckpoint
 import Foundation
+import OrderedCollections
 
 /// `<root>/<name>/version_N`, the folder layout Lightning's file loggers share: a new run takes
-/// the next free `N`; a resumed run keeps the one its checkpoint names.
+/// the next free `N`; a resumed run keeps the one its checkpoint names. It also keeps the run's
+/// `hparams.yaml`, which both file loggers write.
 struct RunDirectory: Sendable {
     /// The directory holding every experiment.
     let root: URL
@@ -10,6 +12,11 @@ struct RunDirectory: Sendable {
     let name: String
     /// The chosen version, nil until the run first needs its folder.
     private(set) var version: Int?
+    /// Every hyper-parameter logged so far (later calls override earlier keys, as Lightning's writer).
+    private var hyperparameters: OrderedDictionary<CheckpointKey, CheckpointValue> = [:]
+
+    /// The hyper-parameters file's name.
+    static let hyperparametersFileName = "hparams.yaml"
 
     init(root: URL, name: String, version: Int?) {
         self.root = root
@@ -48,6 +55,21 @@ struct RunDirectory: Sendable {
         return (taken.max() ?? -1) + 1
     }
 
+    /// Merges `tree` (a dictionary's entries, or one `value`) into the run's `hparams.yaml`.
+    mutating func writeHyperparameters(_ tree: CheckpointValue) throws {
+        if case let .dictionary(entries) = tree {
+            hyperparameters.merge(entries) { _, new in new }
+        } else {
+            hyperparameters["value"] = tree
+        }
+        let file = try createDirectory().appendingPathComponent(Self.hyperparametersFileName)
+        do {
+            try Data(HyperparameterYAML.document(.dictionary(hyperparameters)).utf8).write(to: file, options: .atomic)
+        } catch {
+            throw LoggerError.io(path: file.path, reason: "cannot write: \(error.localizedDescription)")
+        }
+    }
+
     /// Creates the run's folder (and its parents) if missing.
     mutating func createDirectory() throws -> URL {
         let url = directory()
@@ -59,6 +81,9 @@ struct RunDirectory: Sendable {
         return url
     }
 }
+
+/// Lightning's `_add_prefix`: a logger's `prefix` joined to each metric name with `-`.
+func prefixedMetricName(_ name: String, prefix: String) -> String { prefix.isEmpty ? name : "\(prefix)-\(name)" }
 
 /// A logger's state in a checkpoint names the run's version as `{"version": N, ...}`.
 extension RunDirectory {

@@ -23,7 +23,6 @@ public final class TensorBoardLogger: ExperimentLogger, @unchecked Sendable {
     private var eventFileName: String?
     private var bytesWritten = 0
     private var pendingRecords: [UInt8] = []
-    private var hyperparameters: OrderedDictionary<CheckpointKey, CheckpointValue> = [:]
 
     /// A logger writing under `saveDirectory/name`; `version` nil takes the next free `version_N`.
     public init(saveDirectory: URL, name: String = TensorBoardLogger.defaultName, version: Int? = nil, prefix: String = "") {
@@ -47,7 +46,7 @@ public final class TensorBoardLogger: ExperimentLogger, @unchecked Sendable {
         let wallTime = Self.now
         lock.withLock {
             for (key, value) in metrics {
-                let tag = prefix.isEmpty ? key : "\(prefix)-\(key)"
+                let tag = prefixedMetricName(key, prefix: prefix)
                 pendingRecords += TFRecord.frame(TensorBoardEvent.scalar(tag: tag, value: Float(value), step: step, wallTime: wallTime))
             }
         }
@@ -61,17 +60,7 @@ public final class TensorBoardLogger: ExperimentLogger, @unchecked Sendable {
         let wallTime = Self.now
         try lock.withLock {
             pendingRecords += TFRecord.frame(TensorBoardEvent.sessionStart(hyperparameters: flat, startTime: wallTime, wallTime: wallTime))
-            if case let .dictionary(entries) = hyperparameters {
-                self.hyperparameters.merge(entries) { _, new in new }
-            } else {
-                self.hyperparameters["value"] = hyperparameters
-            }
-            let file = try run.createDirectory().appendingPathComponent(CSVLogger.hyperparametersFileName)
-            do {
-                try Data(HyperparameterYAML.document(.dictionary(self.hyperparameters)).utf8).write(to: file, options: .atomic)
-            } catch {
-                throw LoggerError.io(path: file.path, reason: "cannot write: \(error.localizedDescription)")
-            }
+            try run.writeHyperparameters(hyperparameters)
         }
     }
 
