@@ -20,11 +20,7 @@ extension Trainer {
             root["fit_loop"] = .dictionary(fitLoop)
             loops = .dictionary(root)
         }
-        if case var .dictionary(root) = loops, case var .dictionary(fitLoop)? = root["fit_loop"] {
-            fitLoop["epoch_loop._results"] = loggedResultsState()
-            root["fit_loop"] = .dictionary(fitLoop)
-            loops = .dictionary(root)
-        }
+        loops = addingLoggedResults(to: loops)
         var callbackStates = OrderedDictionary<CheckpointKey, CheckpointValue>()
         for callback in callbacks {
             if let state = try callback.stateDict() { callbackStates[.string(callback.stateKey)] = state }

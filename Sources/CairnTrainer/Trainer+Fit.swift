@@ -81,9 +81,8 @@ extension Trainer {
             let batchIndex = progress.trainBatch.current.processed
             guard batchIndex < batchCount, let batch = loader.nextBatch() else { return }
             let isLastBatch = batchIndex == batchCount - 1
-            beginTrainBatchLogging()
-            // After the batch (and its validation) the step counts in full for the loggers.
-            defer { beginTrainBatchLogging() }
+            markBatchBoundaryForLogging()
+            defer { markBatchBoundaryForLogging() }
             progress.trainBatch.incrementReady()
             isTrainingStep = true
             currentBatchSize = batch.features.shape.first ?? 1

@@ -42,8 +42,9 @@ extension Trainer {
         }
     }
 
-    /// Marks the start of a train batch, for ``trainBatchStepped``.
-    func beginTrainBatchLogging() { loggerConnector.stepsAtBatchStart = progress.batchesThatStepped }
+    /// Called as a train batch starts and once it (with its validation) is over: from there on
+    /// its step counts in full for the loggers (see ``trainBatchStepped``).
+    func markBatchBoundaryForLogging() { loggerConnector.stepsAtBatchStart = progress.batchesThatStepped }
 
     /// Lightning's `update_train_step_metrics`, after a train batch's end hooks: a batch that
     /// stepped sends its step values every `logEveryNSteps` steps (or when fit is stopping);
@@ -92,25 +93,38 @@ extension Trainer {
         }
     }
 
-    /// Ends every logger's run. A logger failing while the stage itself failed is only reported,
-    /// so the stage's own error is the one thrown.
-    func finalizeLoggers(status: String, rethrowing: Bool) throws {
+    /// Ends every logger's run after a stage that succeeded.
+    func finalizeLoggers(status: String) throws {
+        for logger in loggers { try logger.finalize(status: status) }
+    }
+
+    /// Ends every logger's run after a stage that failed or was interrupted: a logger failing too
+    /// is only reported, so the stage's own error is the one thrown.
+    func finalizeLoggersAfterFailure(status: String) {
         for logger in loggers {
             do {
                 try logger.finalize(status: status)
-            } catch where !rethrowing {
-                self.logger.warning("\(type(of: logger)) could not finalize (\(status)): \(error)")
+            } catch {
+                self.logger.warning("logger \(logger.stateKey) could not finalize (\(status)): \(error)")
             }
         }
     }
 
     // MARK: Checkpoints
 
-    /// `/loops/fit_loop/epoch_loop._results` (Lightning keeps its result collection there): the
-    /// training epoch's running sums and the records due but not yet sent when the checkpoint
-    /// was taken — the train step values of a batch saved from its end hooks, or the means of
-    /// an epoch saved from its end hooks.
-    func loggedResultsState() -> CheckpointValue {
+    /// `loops` with ``loggedResultsState()`` under `fit_loop/epoch_loop._results`.
+    func addingLoggedResults(to loops: CheckpointValue) -> CheckpointValue {
+        guard case var .dictionary(root) = loops, case var .dictionary(fitLoop)? = root["fit_loop"] else { return loops }
+        fitLoop["epoch_loop._results"] = loggedResultsState()
+        root["fit_loop"] = .dictionary(fitLoop)
+        return .dictionary(root)
+    }
+
+    /// What `/loops/fit_loop/epoch_loop._results` holds (Lightning keeps its result collection
+    /// there): the training epoch's running sums and the records due but not yet sent when the
+    /// checkpoint was taken — the train step values of a batch saved from its end hooks, or the
+    /// means of an epoch saved from its end hooks.
+    private func loggedResultsState() -> CheckpointValue {
         var sums = metrics.epochSums[.training] ?? [:]
         var owed: [LoggerRecord] = []
         let epochEnding = stage == .fit && progress.epoch.total.processed > progress.epoch.total.completed

@@ -303,7 +303,7 @@ public final class Trainer: @unchecked Sendable {
             try data.teardown(stage: stage)
             for callback in callbacks { try callback.teardown(self, module, stage: stage) }
             try module.teardown(stage: stage)
-            try finalizeLoggers(status: LoggerStatus.success, rethrowing: true)
+            try finalizeLoggers(status: LoggerStatus.success)
             return result
         } catch {
             for callback in callbacks { try callback.onException(self, module, error: error) }
@@ -313,9 +313,9 @@ public final class Trainer: @unchecked Sendable {
                 try data.teardown(stage: stage)
                 for callback in callbacks { try callback.teardown(self, module, stage: stage) }
                 try module.teardown(stage: stage)
-                try finalizeLoggers(status: LoggerStatus.interrupted, rethrowing: false)
+                finalizeLoggersAfterFailure(status: LoggerStatus.interrupted)
             } else {
-                try finalizeLoggers(status: LoggerStatus.failed, rethrowing: false)
+                finalizeLoggersAfterFailure(status: LoggerStatus.failed)
             }
             throw error
         }

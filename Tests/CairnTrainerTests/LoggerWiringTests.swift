@@ -27,6 +27,16 @@ final class RecordingLogger: ExperimentLogger, @unchecked Sendable {
     func finalize(status: String) throws { lock.withLock { recorded.append("finalize(\(status))") } }
 }
 
+/// A logger whose `finalize` always fails.
+final class UnfinalizableLogger: ExperimentLogger, @unchecked Sendable {
+    let name = "unfinalizable"
+    let version = "version_0"
+    func logMetrics(_ metrics: OrderedDictionary<String, Double>, step: Int) throws {}
+    func logHyperparameters(_ hyperparameters: CheckpointValue) throws {}
+    func save() throws {}
+    func finalize(status: String) throws { throw LoggerError.io(path: "nowhere", reason: "finalize") }
+}
+
 /// Saves a checkpoint in the first training epoch's end hooks, then stops fit.
 final class SaveAtFirstEpochEnd: Callback, @unchecked Sendable {
     let url: URL
@@ -93,6 +103,16 @@ final class FailingClassifier: TinyClassifier, @unchecked Sendable {
                 .fit(TinyClassifier(seed: 1), data: try freshData())
         }
         #expect(interrupted.calls.last == "finalize(interrupted)")
+    }
+
+    /// A logger that cannot finalize fails a stage that succeeded, but never hides the error of one that failed.
+    @Test func finalizeErrorsNeverHideTheStagesOwn() throws {
+        #expect(throws: LoggerError.io(path: "nowhere", reason: "finalize")) {
+            try Trainer(quietOptions(), loggers: [UnfinalizableLogger()]).fit(TinyClassifier(seed: 1), data: try freshData())
+        }
+        #expect(throws: FailingClassifier.Failure.self) {
+            try Trainer(quietOptions(), loggers: [UnfinalizableLogger()]).fit(FailingClassifier(seed: 1), data: try freshData())
+        }
     }
 
     /// A checkpoint taken in the first epoch's end hooks, before that epoch's means are logged:
