@@ -103,6 +103,16 @@ struct TensorBoardReadBack: Decodable {
             + TFRecord.littleEndianBytes(CRC32C.masked([UInt8]())))
     }
 
+    /// The hparams plugin shows scalars only: nested names are joined with `/`, the rest is text.
+    @Test func hyperparametersFlattenForThePlugin() {
+        var flat: [(name: String, value: TensorBoardEvent.HyperparameterValue)] = []
+        TensorBoardLogger.flatten(.dictionary(["optimizer": .dictionary(["lr": .double(0.1), "name": .string("adam")]),
+                                               "layers": .list([.int(8), .int(4)]), "seed": .null, "shuffle": .bool(true)]),
+                                  name: "", into: &flat)
+        #expect(flat.map(\.name) == ["optimizer/lr", "optimizer/name", "layers", "seed", "shuffle"])
+        #expect(flat.map(\.value) == [.number(0.1), .string("adam"), .string("[8, 4]"), .string("None"), .bool(true)])
+    }
+
     /// The read-back test: a fit logging to a TensorBoardLogger and a CSVLogger, plus a text
     /// entry; TensorBoard's reader checks every record's CRCs and finds the CSV's values as
     /// float32 scalars at the same steps, the hyper-parameters and the text.
