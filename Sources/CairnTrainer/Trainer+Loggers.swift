@@ -149,13 +149,21 @@ extension Trainer {
         return .dictionary(["epoch_sums": .dictionary(sumEntries), "unsent": .list(records)])
     }
 
-    /// `/loggers`: each logger's state by its key, saved first so the state matches the files.
+    /// `/loggers`: each logger's state by its key, saved first so the state matches the files;
+    /// two stateful loggers with one key are an error naming both.
     func loggerStates() throws -> CheckpointValue? {
         guard !loggers.isEmpty else { return nil }
         var states = OrderedDictionary<CheckpointKey, CheckpointValue>()
-        for logger in loggers {
+        var owners: [String: Int] = [:]
+        for (position, logger) in loggers.enumerated() {
             try logger.save()
-            if let state = try logger.stateDict() { states[.string(logger.stateKey)] = state }
+            guard let state = try logger.stateDict() else { continue }
+            if let first = owners[logger.stateKey] {
+                throw LoggerError.duplicateStateKey(key: logger.stateKey, first: "loggers[\(first)] \(type(of: loggers[first]))",
+                                                    second: "loggers[\(position)] \(type(of: logger))")
+            }
+            owners[logger.stateKey] = position
+            states[.string(logger.stateKey)] = state
         }
         return .dictionary(states)
     }

@@ -135,6 +135,18 @@ final class FailingClassifier: TinyClassifier, @unchecked Sendable {
         #expect(recording.calls.prefix(2) == ["hyperparameters", "metrics@4:train_loss_epoch,epoch"])
     }
 
+    /// Two CSV loggers of one name would overwrite each other's state: the checkpoint refuses.
+    @Test func statefulLoggersNeedDistinctKeys() throws {
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let loggers = [CSVLogger(saveDirectory: directory.appendingPathComponent("a")), CSVLogger(saveDirectory: directory.appendingPathComponent("b"))]
+        let key = #"CSVLogger<"name":"lightning_logs">"#
+        #expect(throws: LoggerError.duplicateStateKey(key: key, first: "loggers[0] CSVLogger", second: "loggers[1] CSVLogger")) {
+            try Trainer(quietOptions(), callbacks: [StopAndSave(step: 2, url: directory.appendingPathComponent("x.ckpt"))], loggers: loggers)
+                .fit(TinyClassifier(seed: 1), data: try freshData())
+        }
+    }
+
     @Test func loggerSpecsBuildTheLoggers() throws {
         let loggers = try LoggerSpec.makeLoggers(["csv", "tensorboard:name=digits,version=3,prefix=run,save_dir=/tmp/tb"],
                                                  defaultRootDir: "/tmp/root")

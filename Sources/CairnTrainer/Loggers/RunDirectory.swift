@@ -103,12 +103,16 @@ public enum LoggerError: Error, Equatable, CustomStringConvertible {
     case malformedState(logger: String, reason: String)
     /// A `--logger` spec that names no logger or carries a bad option.
     case badSpec(spec: String, reason: String)
+    /// Two loggers with state would file it under one key in checkpoints.
+    case duplicateStateKey(key: String, first: String, second: String)
 
     public var description: String {
         switch self {
         case let .io(path, reason): "\(path): \(reason)"
         case let .malformedState(logger, reason): "saved state of \(logger): \(reason)"
         case let .badSpec(spec, reason): "logger spec '\(spec)': \(reason)"
+        case let .duplicateStateKey(key, first, second):
+            "loggers \(first) and \(second) share the state key \(key); give one a distinct name"
         }
     }
 }
