@@ -10,21 +10,24 @@ public struct LoggedMetrics: Sendable {
     public private(set) var loggedMetrics: OrderedDictionary<String, Double> = [:]
 
     /// Running sums per phase, so a mid-epoch validation does not flush the training epoch's.
-    private var epochSums: [MetricPhase: OrderedDictionary<String, (weightedSum: Double, weight: Double, progressBar: Bool)>] = [:]
+    var epochSums: [MetricPhase: OrderedDictionary<String, EpochSum>] = [:]
+    /// Step values recorded since the phase's last batch end; the trainer decides there whether
+    /// they reach the loggers (Lightning's `should_update_logs`).
+    private(set) var unsentStepMetrics: [MetricPhase: OrderedDictionary<String, Double>] = [:]
 
     init() {}
 
     mutating func record(_ name: String, _ value: Double, batchSize: Int, onStep: Bool, onEpoch: Bool, progressBar: Bool,
-                         phase: MetricPhase, logStep: Bool) {
+                         phase: MetricPhase) {
         if onStep {
             let key = onEpoch ? "\(name)_step" : name
             callbackMetrics[key] = value
-            if logStep { loggedMetrics[key] = value }
+            unsentStepMetrics[phase, default: [:]][key] = value
             if progressBar { progressBarMetrics[key] = value }
         }
         if onEpoch {
             let weight = Double(max(batchSize, 1))
-            var sums = epochSums[phase, default: [:]][name] ?? (0, 0, progressBar)
+            var sums = epochSums[phase, default: [:]][name] ?? EpochSum(weightedSum: 0, weight: 0, progressBar: progressBar)
             sums.weightedSum += value * weight
             sums.weight += weight
             epochSums[phase, default: [:]][name] = sums
@@ -32,22 +35,51 @@ public struct LoggedMetrics: Sendable {
     }
 
     /// Publishes the weighted means of the epoch just ended (`name`, and `name_epoch` when
-    /// the metric was also logged per step) and starts a new epoch.
-    mutating func finishEpoch(_ phase: MetricPhase) {
+    /// the metric was also logged per step), starts a new epoch and returns the published means.
+    @discardableResult
+    mutating func finishEpoch(_ phase: MetricPhase) -> OrderedDictionary<String, Double> {
+        var published = OrderedDictionary<String, Double>()
         for (name, sums) in epochSums[phase] ?? [:] {
             let mean = sums.weightedSum / sums.weight
             let alsoPerStep = callbackMetrics["\(name)_step"] != nil
             let key = alsoPerStep ? "\(name)_epoch" : name
             callbackMetrics[key] = mean
             loggedMetrics[key] = mean
+            published[key] = mean
             if alsoPerStep { callbackMetrics[name] = mean }
             if sums.progressBar { progressBarMetrics[key] = mean }
         }
         epochSums[phase] = nil
+        unsentStepMetrics[phase] = nil
+        return published
     }
 
-    /// Forgets everything (after the sanity check, as Lightning).
-    mutating func reset() { self = LoggedMetrics() }
+    /// The step values recorded in `phase` since the last call, forgetting them.
+    mutating func takeUnsentStepMetrics(_ phase: MetricPhase) -> OrderedDictionary<String, Double> {
+        defer { unsentStepMetrics[phase] = nil }
+        return unsentStepMetrics[phase] ?? [:]
+    }
+
+    /// Notes step values the trainer sent to the loggers.
+    mutating func noteLogged(_ metrics: OrderedDictionary<String, Double>) {
+        loggedMetrics.merge(metrics) { _, new in new }
+    }
+
+    /// Forgets everything but the training epoch's running sums (after the sanity check, as
+    /// Lightning, whose sanity check resets only the validation loop's results): a resumed
+    /// mid-epoch run keeps the sums its checkpoint restored.
+    mutating func reset() {
+        let trainingSums = epochSums[.training]
+        self = LoggedMetrics()
+        epochSums[.training] = trainingSums
+    }
+}
+
+/// A metric's batch-size-weighted running sum over the epoch so far.
+struct EpochSum: Sendable, Equatable {
+    var weightedSum: Double
+    var weight: Double
+    var progressBar: Bool
 }
 
 /// Which loop a metric was logged in.

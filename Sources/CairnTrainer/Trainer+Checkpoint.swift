@@ -25,6 +25,7 @@ extension Trainer {
             root["fit_loop"] = .dictionary(fitLoop)
             loops = .dictionary(root)
         }
+        loops = addingLoggedResults(to: loops)
         var callbackStates = OrderedDictionary<CheckpointKey, CheckpointValue>()
         for callback in callbacks {
             if let state = try callback.stateDict() { callbackStates[.string(callback.stateKey)] = state }
@@ -42,6 +43,7 @@ extension Trainer {
             if let gradients = accumulatedGradientsEntry(of: module) { tree[.string(Self.accumulatedGradientsKey)] = gradients }
         }
         if let hyperparameters = module.hyperparameters { tree["hyper_parameters"] = hyperparameters }
+        if let loggerStates = try loggerStates() { tree["loggers"] = loggerStates }
         if let dataState = try dataModule?.stateDict() { tree["datamodule"] = dataState }
         if !weightsOnly { tree["rng_states"] = rngStates(of: module) }
         var checkpoint = CheckpointValue.dictionary(tree)
@@ -171,6 +173,7 @@ extension Trainer {
         restartingMidEpoch = restored.epoch.current.started > restored.epoch.current.processed
         restored.resetOnRestart()
         progress = restored
+        try restoreLoggers(from: checkpoint)
         if let loaderState = checkpoint["/loops/fit_loop/state_dict/combined_loader/0"] {
             pendingTrainLoaderState = try StateValue(loaderState, path: "/loops/fit_loop/state_dict/combined_loader/0")
         }

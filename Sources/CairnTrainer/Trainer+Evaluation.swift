@@ -52,6 +52,7 @@ extension Trainer {
                 try module.onValidationBatchEnd(outputs: output, batch: batch, batchIndex: batchIndex, dataloaderIndex: 0)
             }
             withProgress(for: stage) { $0.incrementCompleted() }
+            try logEvaluationStepMetrics(batchIndex: batchIndex)
             batchIndex += 1
             try stopIfInterrupted()
         }
@@ -62,7 +63,7 @@ extension Trainer {
             for callback in callbacks { try callback.onValidationEpochEnd(self, module) }
             try module.onValidationEpochEnd()
         }
-        metrics.finishEpoch(.evaluation)
+        try logEvaluationEndMetrics(metrics.finishEpoch(.evaluation))
         if testing {
             for callback in callbacks { try callback.onTestEnd(self, module) }
             try module.onTestEnd()

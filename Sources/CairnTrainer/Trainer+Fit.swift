@@ -78,7 +78,7 @@ extension Trainer {
             for callback in callbacks where !callback.monitorsMetrics { try callback.onTrainEpochEnd(self, module) }
             try module.onTrainEpochEnd()
             for callback in callbacks where callback.monitorsMetrics { try callback.onTrainEpochEnd(self, module) }
-            metrics.finishEpoch(.training)
+            try logTrainEpochMetrics(metrics.finishEpoch(.training))
             // Plateau monitors step once the epoch's metrics are final (Lightning's FitLoop.on_advance_end).
             if reachedLastBatch, !resumedAtEpochEnd { try updateLRSchedulers(.epoch, plateau: true, batchIndex: 0) }
             progress.epoch.incrementCompleted()
@@ -98,6 +98,8 @@ extension Trainer {
             trainLoaderStateBeforeBatch = loader.stateDict()
             guard let batch = loader.nextBatch() else { return reachedLastBatch }
             let isLastBatch = batchIndex == batchCount - 1
+            markBatchBoundaryForLogging()
+            defer { markBatchBoundaryForLogging() }
             progress.trainBatch.incrementReady()
             isTrainingStep = true
             currentBatchSize = batch.features.shape.first ?? 1
@@ -120,6 +122,7 @@ extension Trainer {
             }
             try module.onTrainBatchEnd(outputs: loss, batch: batch, batchIndex: batchIndex)
             progress.trainBatch.incrementCompleted()
+            try logTrainStepMetrics()
             isTrainingStep = false
             try stopIfInterrupted()
             stopIfOutOfTime()

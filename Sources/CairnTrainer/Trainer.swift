@@ -186,6 +186,7 @@ public final class Trainer: @unchecked Sendable {
     /// is unfinished (on an exception) must resume at it, not after it.
     var trainLoaderStateBeforeBatch: StateValue?
     var trainingStartedAt: ContinuousClock.Instant?
+    var loggerConnector = LoggerConnectorState()
 
     /// Epochs finished (Lightning's `current_epoch`).
     public var currentEpoch: Int { progress.epoch.current.completed }
@@ -333,6 +334,7 @@ public final class Trainer: @unchecked Sendable {
                 }
             }
             if let checkpoint { try restoreTrainingState(from: checkpoint, stage: stage) }
+            if stage != .predict { try startLogging() }
             if stage == .fit {
                 for callback in callbacks { try callback.onFitStart(self, module) }
                 try module.onFitStart()
@@ -345,6 +347,7 @@ public final class Trainer: @unchecked Sendable {
             try data.teardown(stage: stage)
             for callback in callbacks { try callback.teardown(self, module, stage: stage) }
             try module.teardown(stage: stage)
+            try finalizeLoggers(status: LoggerStatus.success)
             return result
         } catch {
             for callback in callbacks { try callback.onException(self, module, error: error) }
@@ -354,6 +357,9 @@ public final class Trainer: @unchecked Sendable {
                 try data.teardown(stage: stage)
                 for callback in callbacks { try callback.teardown(self, module, stage: stage) }
                 try module.teardown(stage: stage)
+                finalizeLoggersAfterFailure(status: LoggerStatus.interrupted)
+            } else {
+                finalizeLoggersAfterFailure(status: LoggerStatus.failed)
             }
             throw error
         }

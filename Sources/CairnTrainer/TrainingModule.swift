@@ -58,8 +58,7 @@ open class TrainingModule: Module, @unchecked Sendable {
         let training = trainer.isTrainingStep
         trainer.metrics.record(name, value, batchSize: batchSize ?? trainer.currentBatchSize,
                                onStep: onStep ?? training, onEpoch: onEpoch ?? !training, progressBar: progressBar,
-                               phase: trainer.metricPhase,
-                               logStep: (trainer.progress.batchesThatStepped + 1) % trainer.options.logEveryNSteps == 0)
+                               phase: trainer.metricPhase)
     }
 
     /// Records a one-element tensor as a metric (see `log(_:_:)`).

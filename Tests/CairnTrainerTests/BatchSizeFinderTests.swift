@@ -60,7 +60,7 @@ final class BatchRowsRecorder: Callback, @unchecked Sendable {
         #expect(data.batchSize == 16)
         #expect(atStart.weights == initial)
         #expect(rows.rows == [16, 16, 8])
-        #expect(logger.logged.contains { $0.metrics["batch_size"] == 16 })
+        #expect(logger.metricRows.contains { $0.metrics["batch_size"] == 16 })
     }
 
     /// The search leaves no trace: a fit after it equals a fit with the found size and no finder.

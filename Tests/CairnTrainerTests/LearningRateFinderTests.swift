@@ -8,17 +8,6 @@ import Foundation
 import OrderedCollections
 import Testing
 
-/// An ExperimentLogger that keeps what it is sent.
-final class RecordingLogger: ExperimentLogger, @unchecked Sendable {
-    var logged: [(metrics: OrderedDictionary<String, Double>, step: Int)] = []
-    var name: String { "recording" }
-    var version: String { "version_0" }
-    func logMetrics(_ metrics: OrderedDictionary<String, Double>, step: Int) throws { logged.append((metrics, step)) }
-    func logHyperparameters(_ hyperparameters: CheckpointValue) throws {}
-    func save() throws {}
-    func finalize(status: String) throws {}
-}
-
 /// Records the weights and each group's learning rate when fit starts (placed after a finder).
 final class FitStartRecorder: Callback, @unchecked Sendable {
     var weights: [String: [UInt8]] = [:]
@@ -61,7 +50,7 @@ func finderData() throws -> LoaderDataModule {
         #expect(finder.results.lr.dropFirst(10).dropLast().contains(suggestion))
         #expect(recorder.rates == [suggestion])
         #expect(trainer.optimizer?.paramGroups.map(\.learningRate) == [suggestion])
-        #expect(logger.logged.contains { $0.metrics["lr_finder_suggestion"] == suggestion })
+        #expect(logger.metricRows.contains { $0.metrics["lr_finder_suggestion"] == suggestion })
     }
 
     @Test func linearModeAndEarlyStop() throws {
