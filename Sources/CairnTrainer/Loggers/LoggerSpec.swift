@@ -54,8 +54,27 @@ public struct LoggerSpec: Sendable, Equatable {
         }
     }
 
-    /// The loggers `specs` name, in order.
+    /// The loggers `specs` name, in order. Loggers that share an experiment folder and were given
+    /// no version share one run folder (the next free `version_N`), so a CSV and a TensorBoard
+    /// logger of one run do not land in `version_0` and `version_1`.
     public static func makeLoggers(_ specs: [String], defaultRootDir: String) throws -> [any ExperimentLogger] {
-        try specs.map { try LoggerSpec(parsing: $0).makeLogger(defaultRootDir: defaultRootDir) }
+        var parsed = try specs.map { try LoggerSpec(parsing: $0) }
+        var sharedVersions: [String: Int] = [:]
+        let unversionedFolders = parsed.filter { $0.version == nil }.map { $0.experimentDirectory(defaultRootDir: defaultRootDir).path }
+        for (index, spec) in parsed.enumerated() where spec.version == nil {
+            let folder = spec.experimentDirectory(defaultRootDir: defaultRootDir)
+            guard unversionedFolders.filter({ $0 == folder.path }).count > 1 else { continue }
+            let version = sharedVersions[folder.path] ?? RunDirectory.nextFreeVersion(in: folder)
+            sharedVersions[folder.path] = version
+            parsed[index].version = version
+        }
+        return parsed.map { $0.makeLogger(defaultRootDir: defaultRootDir) }
+    }
+
+    /// The folder holding this logger's `version_N` folders.
+    private func experimentDirectory(defaultRootDir: String) -> URL {
+        let root = URL(fileURLWithPath: saveDirectory ?? defaultRootDir, isDirectory: true)
+        let folder = name ?? (kind == .csv ? CSVLogger.defaultName : TensorBoardLogger.defaultName)
+        return folder.isEmpty ? root : root.appendingPathComponent(folder, isDirectory: true)
     }
 }
