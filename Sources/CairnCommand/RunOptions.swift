@@ -37,6 +37,9 @@ struct RunOptions: ParsableArguments {
     @Flag(help: "Print one plain line per epoch instead of a progress bar.")
     var noProgressBar = false
 
+    @Flag(help: "Do not print the table of the model's layers when fit starts.")
+    var noModelSummary = false
+
     func validate() throws {
         guard maxEpochs > 0 else { throw ValidationError("--max-epochs must be at least 1, got \(maxEpochs)") }
         if let maxSteps, maxSteps < 1 { throw ValidationError("--max-steps must be at least 1, got \(maxSteps)") }
@@ -61,13 +64,17 @@ struct RunOptions: ParsableArguments {
             callbacks.append(try ModelCheckpoint(dirpath: checkpointDirectory, saveTopK: 0, saveLast: true,
                                                  everyNTrainSteps: everyNTrainSteps))
         }
-        if printing { callbacks.append(EpochPrinter()) }
+        if printing {
+            // Explicit ones print to a pipe too (plain lines), unlike the trainer's terminal-only defaults.
+            if !noModelSummary { callbacks.insert(ModelSummaryCallback(), at: 0) }
+            callbacks.append(noProgressBar ? EpochPrinter() : ProgressBar())
+        }
         return callbacks
     }
 
     func trainer(printing: Bool) throws -> Trainer {
         let options = Trainer.Options(maxEpochs: maxEpochs, maxSteps: maxSteps, defaultRootDir: defaultRootDir, seed: seed,
-                                      handlesInterruptSignal: true)
+                                      handlesInterruptSignal: true, enableProgressBar: false, enableModelSummary: false)
         return try Trainer(options, callbacks: callbacks(printing: printing))
     }
 

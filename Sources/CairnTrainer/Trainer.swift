@@ -56,6 +56,10 @@ public final class Trainer: @unchecked Sendable {
         /// Catch SIGINT while a stage runs: it raises ``Trainer/interruptFlag`` instead of killing
         /// the process, so the run stops after the current batch with ``TrainerError/interrupted(stage:)``.
         public var handlesInterruptSignal: Bool
+        /// Add a ``ProgressBar`` when the callbacks hold none (it draws only when standard output is a terminal).
+        public var enableProgressBar: Bool
+        /// Add a ``ModelSummaryCallback`` when the callbacks hold none (it prints only when standard output is a terminal).
+        public var enableModelSummary: Bool
 
         public init(maxEpochs: Int? = nil, maxSteps: Int? = nil, limitTrainBatches: Int? = nil,
                     limitValBatches: Int? = nil, valCheckInterval: Int? = nil, checkValEveryNEpoch: Int? = 1,
@@ -63,7 +67,8 @@ public final class Trainer: @unchecked Sendable {
                     gradientClipAlgorithm: GradientClipAlgorithm = .norm, logEveryNSteps: Int = 50,
                     enableCheckpointing: Bool = true, defaultRootDir: String = ".", seed: UInt64? = nil,
                     handlesInterruptSignal: Bool = false, minEpochs: Int? = nil, maxTime: Duration? = nil,
-                    limitTestBatches: Int? = nil, limitPredictBatches: Int? = nil, fastDevRun: Int? = nil) {
+                    limitTestBatches: Int? = nil, limitPredictBatches: Int? = nil, fastDevRun: Int? = nil,
+                    enableProgressBar: Bool = true, enableModelSummary: Bool = true) {
             precondition(accumulateGradBatches >= 1, "Trainer: accumulateGradBatches \(accumulateGradBatches) must be at least 1")
             precondition(logEveryNSteps >= 1, "Trainer: logEveryNSteps \(logEveryNSteps) must be at least 1")
             precondition(valCheckInterval.map { $0 >= 1 } ?? true, "Trainer: valCheckInterval must be at least 1")
@@ -91,6 +96,8 @@ public final class Trainer: @unchecked Sendable {
             self.limitTestBatches = limitTestBatches
             self.limitPredictBatches = limitPredictBatches
             self.fastDevRun = fastDevRun
+            self.enableProgressBar = enableProgressBar
+            self.enableModelSummary = enableModelSummary
         }
 
         /// The limits `fastDevRun` stands for, set over whatever was given.
@@ -158,6 +165,8 @@ public final class Trainer: @unchecked Sendable {
     var restartingMidEpoch = false
     var pendingTrainLoaderState: StateValue?
     var trainingStartedAt: ContinuousClock.Instant?
+    /// Batches the running validation, test or prediction loop will take (for progress bars).
+    var evaluationBatchCount = 0
 
     /// Epochs finished (Lightning's `current_epoch`).
     public var currentEpoch: Int { progress.epoch.current.completed }
@@ -171,6 +180,7 @@ public final class Trainer: @unchecked Sendable {
         let options = options.applyingFastDevRun()
         self.options = options
         var callbacks = callbacks
+        callbacks += Self.defaultDisplayCallbacks(options, given: callbacks)
         // As Lightning: checkpointing on and no ModelCheckpoint given adds the default one, last.
         if options.enableCheckpointing, !callbacks.contains(where: { $0 is ModelCheckpoint }) {
             callbacks.append(try ModelCheckpoint())

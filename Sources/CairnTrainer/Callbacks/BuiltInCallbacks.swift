@@ -5,6 +5,8 @@ extension CallbackRegistry {
         [
             Counter.self,
             ModelCheckpoint.self,
+            ProgressBar.self,
+            ModelSummaryCallback.self,
         ]
     }
 }
