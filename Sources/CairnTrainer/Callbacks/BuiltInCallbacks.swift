@@ -7,6 +7,9 @@ extension CallbackRegistry {
             ModelCheckpoint.self,
             ProgressBar.self,
             ModelSummaryCallback.self,
+            LearningRateMonitor.self,
+            DeviceStatsMonitor.self,
+            ThroughputMonitor.self,
         ]
     }
 }
