@@ -10,6 +10,7 @@ extension CallbackRegistry {
             LearningRateMonitor.self,
             DeviceStatsMonitor.self,
             ThroughputMonitor.self,
+            SpikeDetection.self,
             PredictionWriter.self,
         ]
     }
