@@ -62,9 +62,43 @@ import Testing
         }
     }
 
+    /// The SQLite tables, read back by the `sqlite3` program, hold exactly the predictions.
+    @Test func sqliteTablesHoldThePredictions() throws {
+        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/sqlite3") else {
+            print("skipping sqliteTablesHoldThePredictions: /usr/bin/sqlite3 is not installed")
+            return
+        }
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let writer = PredictionWriter(outputDirectory: directory, writeInterval: .batchAndEpoch, format: .sqlite)
+        let predictions = try Self.predict(with: writer)
+        _ = try Self.predict(with: writer)  // A second run starts the file afresh.
+        func query(_ sql: String) throws -> [[Float]] {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/sqlite3")
+            // Seventeen significant digits print every Double, hence every Float, exactly.
+            process.arguments = ["-csv", writer.databaseURL.path, sql]
+            let out = Pipe()
+            process.standardOutput = out
+            try process.run()
+            let data = out.fileHandleForReading.readDataToEndOfFile()
+            process.waitUntilExit()
+            return String(decoding: data, as: UTF8.self).split(separator: "\n").map { $0.split(separator: ",").map { Float(String($0)) ?? .nan } }
+        }
+        let expected = predictions.flatMap { PredictionWriter.rows(of: $0) }
+        let epoch = try query("SELECT row, printf('%.17g', output_0), printf('%.17g', output_1) FROM predictions ORDER BY row")
+        #expect(epoch.map { Array($0.dropFirst()) } == expected)
+        #expect(epoch.map { Int($0[0]) } == Array(0..<10))
+        let batches = try query("SELECT batch_index, row, printf('%.17g', output_0), printf('%.17g', output_1) FROM batch_predictions ORDER BY rowid")
+        #expect(batches.map { Array($0.dropFirst(2)) } == expected)
+        #expect(batches.map { Int($0[0]) } == [0, 0, 0, 0, 1, 1, 1, 1, 2, 2])
+        #expect(!FileManager.default.fileExists(atPath: writer.epochFileURL.path))
+    }
+
     @Test func registryBuildsTheWriter() throws {
         let writer = try #require(try CallbackRegistry().make("PredictionWriter:output_dir=/tmp/x,write_interval=batch_and_epoch") as? PredictionWriter)
-        #expect(writer.writeInterval == .batchAndEpoch && writer.outputDirectory.path == "/tmp/x")
+        #expect(writer.writeInterval == .batchAndEpoch && writer.outputDirectory.path == "/tmp/x" && writer.format == .csv)
+        #expect((try CallbackRegistry().make("PredictionWriter:format=sqlite") as? PredictionWriter)?.format == .sqlite)
         #expect(throws: CallbackSpecError.self) { try CallbackRegistry().make("PredictionWriter:write_interval=never") }
     }
 }
