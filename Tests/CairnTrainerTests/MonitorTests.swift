@@ -96,6 +96,12 @@ final class TwoGroupClassifier: TinyClassifier, @unchecked Sendable {
         #expect(logger.values("DeviceStatsMonitor.on_train_batch_end/cpu_percent").map { $0.value >= 0 } == [true, true])
         #expect(logger.values("DeviceStatsMonitor.on_train_batch_end/memory_rss_mb").count == 2)
         #expect(try Self.fit(DeviceStatsMonitor(cpuStats: false)).calls.isEmpty)
+
+        // Validation batches log too while the step count is one that logs: with every step
+        // logging, 2 epochs × 2 validation batches × (start, end), beside 2 × 5 × 2 training calls.
+        let everyStep = try Self.fit(DeviceStatsMonitor(), logEveryNSteps: 1)
+        #expect(everyStep.values("DeviceStatsMonitor.on_validation_batch_end/memory_rss_mb").map(\.step) == [5, 5, 10, 10])
+        #expect(everyStep.calls.count == 20 + 8)
     }
 
     @Test func throughputOverTheWindow() throws {

@@ -8,8 +8,8 @@ import Glibc
 
 /// Lightning's DeviceStatsMonitor for the CPU: the process's CPU times and load and its memory,
 /// logged before and after each training batch whose step logs (at the step count the batch
-/// began with, as Lightning), under
-/// `DeviceStatsMonitor.on_train_batch_start/<stat>` and `…on_train_batch_end/<stat>`.
+/// began with, as Lightning), under `DeviceStatsMonitor.on_train_batch_start/<stat>` and
+/// `…on_train_batch_end/<stat>`; likewise for validation and test batches while the step count is one that logs.
 public final class DeviceStatsMonitor: Callback, @unchecked Sendable {
     /// Whether CPU statistics are gathered (Lightning's `cpu_stats`; the CPU is Cairn's only device, so nil means yes).
     public let cpuStats: Bool?
@@ -24,7 +24,7 @@ public final class DeviceStatsMonitor: Callback, @unchecked Sendable {
     }
 
     override public func setup(_ trainer: Trainer, _ module: TrainingModule, stage: Stage) throws {
-        if stage == .fit { try trainer.requireLogger(for: self) }
+        if stage != .predict { try trainer.requireLogger(for: self) }
     }
 
     override public func onTrainBatchStart(_ trainer: Trainer, _ module: TrainingModule, batch: Batch, batchIndex: Int) throws {
@@ -36,6 +36,33 @@ public final class DeviceStatsMonitor: Callback, @unchecked Sendable {
     override public func onTrainBatchEnd(_ trainer: Trainer, _ module: TrainingModule, outputs: Tensor?, batch: Batch,
                                          batchIndex: Int) throws {
         try log(trainer, hook: "on_train_batch_end")
+    }
+
+    override public func onValidationBatchStart(_ trainer: Trainer, _ module: TrainingModule, batch: Batch, batchIndex: Int,
+                                                dataloaderIndex: Int) throws {
+        try logEvaluation(trainer, hook: "on_validation_batch_start")
+    }
+
+    override public func onValidationBatchEnd(_ trainer: Trainer, _ module: TrainingModule, outputs: Tensor?, batch: Batch,
+                                              batchIndex: Int, dataloaderIndex: Int) throws {
+        try logEvaluation(trainer, hook: "on_validation_batch_end")
+    }
+
+    override public func onTestBatchStart(_ trainer: Trainer, _ module: TrainingModule, batch: Batch, batchIndex: Int,
+                                          dataloaderIndex: Int) throws {
+        try logEvaluation(trainer, hook: "on_test_batch_start")
+    }
+
+    override public func onTestBatchEnd(_ trainer: Trainer, _ module: TrainingModule, outputs: Tensor?, batch: Batch,
+                                        batchIndex: Int, dataloaderIndex: Int) throws {
+        try logEvaluation(trainer, hook: "on_test_batch_end")
+    }
+
+    /// Evaluation batches take no step, so each decides by the step count as it stands (as Lightning).
+    private func logEvaluation(_ trainer: Trainer, hook: String) throws {
+        guard !trainer.isSanityChecking else { return }
+        loggingStep = trainer.shouldUpdateLogs ? trainer.progress.batchesThatStepped : nil
+        try log(trainer, hook: hook)
     }
 
     private func log(_ trainer: Trainer, hook: String) throws {
