@@ -2,7 +2,32 @@ import CairnData
 import CairnTensor
 @testable import CairnTrainer
 import Foundation
+import Logging
 import Testing
+
+/// A swift-log handler that keeps each message with its level.
+struct CollectingLogHandler: LogHandler {
+    final class Box: @unchecked Sendable {
+        private let lock = NSLock()
+        private var entries: [(Logger.Level, String)] = []
+        var messages: [(Logger.Level, String)] { lock.withLock { entries } }
+        func add(_ level: Logger.Level, _ message: String) { lock.withLock { entries.append((level, message)) } }
+    }
+
+    let box: Box
+    var metadata: Logger.Metadata = [:]
+    var logLevel: Logger.Level = .trace
+
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    func log(level: Logger.Level, message: Logger.Message, metadata: Logger.Metadata?, source: String, file: String,
+             function: String, line: UInt) {
+        box.add(level, message.description)
+    }
+}
 
 /// TinyClassifier whose loss is multiplied by 50 at one global training batch.
 final class SpikingClassifier: TinyClassifier, @unchecked Sendable {
@@ -27,13 +52,17 @@ final class SpikingClassifier: TinyClassifier, @unchecked Sendable {
 
     @Test func warnModeRecordsTheSpikeAndTrainsOn() throws {
         let detector = SpikeDetection(mode: .warn, window: 3)
-        let trainer = try Trainer(Self.options, callbacks: [detector])
+        let box = CollectingLogHandler.Box()
+        let trainer = try Trainer(Self.options, callbacks: [detector],
+                                  logger: Logger(label: "spike-test") { _ in CollectingLogHandler(box: box) })
         try trainer.fit(SpikingClassifier(seed: 1, spikeAt: 6), data: try freshData())
         #expect(trainer.currentEpoch == 2)
         #expect(detector.spikes.count == 1)
         let spike = try #require(detector.spikes.first)
         #expect(spike.epoch == 1 && spike.batchIndex == 1 && spike.globalStep == 7)
         #expect(spike.loss > 10 * spike.runningMean)
+        let warnings = box.messages.filter { $0.0 == .warning }.map(\.1)
+        #expect(warnings.count == 1 && warnings[0].contains("epoch 1, batch 1, step 7"), "\(warnings)")
     }
 
     @Test func errorModeStopsWithTheStepAndValues() throws {
