@@ -37,6 +37,9 @@ struct RunOptions: ParsableArguments {
     @Flag(help: "Print one plain line per epoch instead of a progress bar.")
     var noProgressBar = false
 
+    @Flag(help: "Do not print the table of the model's layers when fit starts.")
+    var noModelSummary = false
+
     @Option(help: "A logger, csv or tensorboard, optionally with :save_dir=…,name=…,version=…,prefix=… (repeatable; default: both, under <root>/lightning_logs/version_N).")
     var logger: [String] = []
 
@@ -86,7 +89,11 @@ struct RunOptions: ParsableArguments {
         if !noEarlyStopping, !callbacks.contains(where: { $0 is EarlyStopping }) {
             callbacks.append(try EarlyStopping(monitor: "val_loss"))
         }
-        if printing { callbacks.append(EpochPrinter()) }
+        if printing {
+            // Explicit ones print to a pipe too (plain lines), unlike the trainer's terminal-only defaults.
+            if !noModelSummary { callbacks.insert(ModelSummaryCallback(), at: 0) }
+            callbacks.append(noProgressBar ? EpochPrinter() : ProgressBar())
+        }
         pauseBeforeEvictionWhenAsked(callbacks)
         return callbacks
     }
@@ -106,7 +113,7 @@ struct RunOptions: ParsableArguments {
 
     func trainer(printing: Bool) throws -> Trainer {
         var options = Trainer.Options(maxEpochs: maxEpochs, maxSteps: maxSteps, defaultRootDir: defaultRootDir, seed: seed,
-                                      handlesInterruptSignal: true)
+                                      handlesInterruptSignal: true, enableProgressBar: false, enableModelSummary: false)
         try trainerFlags.apply(to: &options)
         return try Trainer(options, callbacks: callbacks(printing: printing), loggers: loggers())
     }

@@ -32,6 +32,9 @@ public final class DigitsClassifier: TrainingModule, @unchecked Sendable {
         try? saveHyperparameters(DigitsHyperparameters(lr: lr, seed: seed))
     }
 
+    /// One all-zero row of 64 pixels, so the model summary shows output shapes.
+    override public var exampleInput: Tensor? { Tensor.zeros([1, 64]) }
+
     // No path segment for the wrapper, so checkpoints read as DigitsMLP's own.
     override public var members: [(name: String, member: Member)] { model.members }
 

@@ -12,6 +12,7 @@ extension Trainer {
         module.eval()
         metricPhase = .evaluation
         try loader.startEpoch(0)
+        evaluationBatchCount = min(loader.batchesPerEpoch, limit ?? Int.max)
         withProgress(for: stage) { $0.resetCurrent() }
         if testing {
             for callback in callbacks { try callback.onTestStart(self, module) }
@@ -79,6 +80,7 @@ extension Trainer {
         guard let module else { return [] }
         module.eval()
         try loader.startEpoch(0)
+        evaluationBatchCount = min(loader.batchesPerEpoch, limit ?? Int.max)
         progress.predictBatch.resetCurrent()
         for callback in callbacks { try callback.onPredictStart(self, module) }
         try module.onPredictStart()

@@ -62,6 +62,10 @@ public final class Trainer: @unchecked Sendable {
         /// Catch SIGINT while a stage runs: it raises ``Trainer/interruptFlag`` instead of killing
         /// the process, so the run stops after the current batch with ``TrainerError/interrupted(stage:)``.
         public var handlesInterruptSignal: Bool
+        /// Add a ``ProgressBar`` when the callbacks hold none (it draws only when standard output is a terminal).
+        public var enableProgressBar: Bool
+        /// Add a ``ModelSummaryCallback`` when the callbacks hold none (it prints only when standard output is a terminal).
+        public var enableModelSummary: Bool
 
         public init(maxEpochs: Int? = nil, maxSteps: Int? = nil, limitTrainBatches: Int? = nil,
                     limitValBatches: Int? = nil, valCheckInterval: ValCheckInterval? = nil, checkValEveryNEpoch: Int? = 1,
@@ -70,7 +74,7 @@ public final class Trainer: @unchecked Sendable {
                     enableCheckpointing: Bool = true, defaultRootDir: String = ".", seed: UInt64? = nil,
                     handlesInterruptSignal: Bool = false, minEpochs: Int? = nil, maxTime: Duration? = nil,
                     limitTestBatches: Int? = nil, limitPredictBatches: Int? = nil, fastDevRun: Int? = nil,
-                    deterministic: Bool = false) {
+                    deterministic: Bool = false, enableProgressBar: Bool = true, enableModelSummary: Bool = true) {
             precondition(accumulateGradBatches >= 1, "Trainer: accumulateGradBatches \(accumulateGradBatches) must be at least 1")
             precondition(logEveryNSteps >= 1, "Trainer: logEveryNSteps \(logEveryNSteps) must be at least 1")
             if let problem = valCheckInterval?.problem { preconditionFailure("Trainer: \(problem)") }
@@ -103,6 +107,8 @@ public final class Trainer: @unchecked Sendable {
             self.limitPredictBatches = limitPredictBatches
             self.fastDevRun = fastDevRun
             self.deterministic = deterministic
+            self.enableProgressBar = enableProgressBar
+            self.enableModelSummary = enableModelSummary
         }
 
         /// The limits `fastDevRun` stands for, set over whatever was given.
@@ -187,6 +193,8 @@ public final class Trainer: @unchecked Sendable {
     var trainLoaderStateBeforeBatch: StateValue?
     var trainingStartedAt: ContinuousClock.Instant?
     var loggerConnector = LoggerConnectorState()
+    /// Batches the running validation, test or prediction loop will take (for progress bars).
+    var evaluationBatchCount = 0
 
     /// Epochs finished (Lightning's `current_epoch`).
     public var currentEpoch: Int { progress.epoch.current.completed }
@@ -201,6 +209,7 @@ public final class Trainer: @unchecked Sendable {
         self.options = options
         accumulateGradBatches = options.accumulateGradBatches
         var callbacks = callbacks
+        callbacks += Self.defaultDisplayCallbacks(options, given: callbacks)
         // As Lightning: checkpointing on and no ModelCheckpoint given adds the default one, last.
         if options.enableCheckpointing, !callbacks.contains(where: { $0 is ModelCheckpoint }) {
             callbacks.append(try ModelCheckpoint())

@@ -26,6 +26,9 @@ open class TrainingModule: Module, @unchecked Sendable {
     open func testStep(_ batch: Batch, batchIndex: Int) throws -> Tensor? { nil }
     /// The prediction for one batch; defaults to the forward pass on the features.
     open func predictStep(_ batch: Batch, batchIndex: Int) throws -> Tensor { self(batch.features) }
+    /// A sample batch of features (Lightning's `example_input_array`): when given, the model
+    /// summary runs it once to show each submodule's output shape.
+    open var exampleInput: Tensor? { nil }
     /// The optimizer; called once per fit, validate, test or predict run.
     open func configureOptimizers() throws -> Optimizer {
         preconditionFailure("configureOptimizers: \(type(of: self)) does not override configureOptimizers()")

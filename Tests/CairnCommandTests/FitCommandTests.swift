@@ -21,7 +21,7 @@ import Testing
         let result = try Self.cairn.run(["fit", "--data", Self.digits, "--max-epochs", "2",
                                          "--default-root-dir", root.path])
         #expect(result.status == 0, "\(result.stderr)")
-        #expect(result.stdout.contains("epoch 2/2"))
+        #expect(result.stdout.contains("Epoch 2/2: 100%|██████████| 20/20"), "\(result.stdout)")
         #expect(result.stdout.contains("test_acc"))
 
         let checkpoints = root.appendingPathComponent("checkpoints")

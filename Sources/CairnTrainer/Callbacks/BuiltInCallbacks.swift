@@ -14,6 +14,13 @@ extension CallbackRegistry {
             StochasticWeightAveraging.self,
             LearningRateFinder.self,
             BatchSizeFinder.self,
+            ProgressBar.self,
+            ModelSummaryCallback.self,
+            LearningRateMonitor.self,
+            DeviceStatsMonitor.self,
+            ThroughputMonitor.self,
+            SpikeDetection.self,
+            PredictionWriter.self,
         ]
     }
 }
