@@ -82,6 +82,7 @@ extension Trainer {
             guard batchIndex < batchCount, let batch = loader.nextBatch() else { return }
             let isLastBatch = batchIndex == batchCount - 1
             progress.trainBatch.incrementReady()
+            progress.trainBatch.isLastBatch = isLastBatch
             isTrainingStep = true
             currentBatchSize = batch.features.shape.first ?? 1
             defer { isTrainingStep = false }
