@@ -3,8 +3,8 @@ import CairnTestSupport
 import Foundation
 import Testing
 
-/// The digits model trained by `cairn fit`, exported with `ckpt-inspect convert`, evaluated
-/// by an equivalent PyTorch model (`tools/python-interop/digits_parity.py`).
+/// The digits model trained by `cairn fit` and exported with `ckpt-inspect convert`, then used
+/// by PyTorch (`tools/python-interop/digits_parity.py`) and Lightning (`lightning_resume.py`).
 @Suite struct TorchParityTests {
     static let ckptInspect = BuiltProduct("ckpt-inspect")
     static let batchSize = 64
@@ -27,15 +27,24 @@ import Testing
         return lines.count - 1
     }
 
+    /// Two epochs of `cairn fit` in `root`; returns `last.ckpt` and its Lightning export.
+    static func fitAndExport(in root: URL) throws -> (last: String, exported: String) {
+        let fit = try FitCommandTests.cairn.run(["fit", "--data", FitCommandTests.digits, "--max-epochs", "2",
+                                                 "--batch-size", String(batchSize),
+                                                 "--default-root-dir", root.path, "--no-progress-bar"])
+        try #require(fit.status == 0, "\(fit.stderr)")
+        let last = root.appendingPathComponent("checkpoints/last.ckpt").path
+        let exported = root.appendingPathComponent("exported.ckpt").path
+        let convert = try ckptInspect.run(["convert", last, exported, "--to", "lightning"])
+        try #require(convert.status == 0, "\(convert.stderr)")
+        return (last, exported)
+    }
+
     @Test(.enabled(if: InteropPython.isAvailable, Comment(rawValue: InteropPython.skipMessage)))
     func exportedDigitsModelHasCairnsValidationLossInPyTorch() throws {
         let root = try FitCommandTests.scratchDirectory()
         defer { try? FileManager.default.removeItem(at: root) }
-        let fit = try FitCommandTests.cairn.run(["fit", "--data", FitCommandTests.digits, "--max-epochs", "2",
-                                                 "--batch-size", String(Self.batchSize),
-                                                 "--default-root-dir", root.path, "--no-progress-bar"])
-        try #require(fit.status == 0, "\(fit.stderr)")
-        let last = root.appendingPathComponent("checkpoints/last.ckpt").path
+        let (last, exported) = try Self.fitAndExport(in: root)
 
         let validate = try FitCommandTests.cairn.run(["validate", "--json", "--data", FitCommandTests.digits,
                                                       "--batch-size", String(Self.batchSize),
@@ -44,9 +53,6 @@ import Testing
         let cairnMetrics = try #require(try JSONSerialization.jsonObject(with: Data(validate.stdout.utf8)) as? [String: Double])
         let cairnLoss = try #require(cairnMetrics["val_loss"])
 
-        let exported = root.appendingPathComponent("exported.ckpt").path
-        let convert = try Self.ckptInspect.run(["convert", last, exported, "--to", "lightning"])
-        try #require(convert.status == 0, "\(convert.stderr)")
         let rows = root.appendingPathComponent("validation.csv")
         let rowCount = try Self.writeValidationRows(to: rows)
         #expect(rowCount == 179)
@@ -62,5 +68,22 @@ import Testing
         #expect(torch["val_acc"] as? Double == cairnMetrics["val_acc"])
         // A trained model, not a trivially equal pair of untrained ones.
         #expect(cairnLoss < 0.5)
+    }
+
+    @Test(.enabled(if: InteropPython.isAvailable, Comment(rawValue: InteropPython.skipMessage)))
+    func lightningResumesFromTheExportedCheckpoint() throws {
+        let root = try FitCommandTests.scratchDirectory()
+        defer { try? FileManager.default.removeItem(at: root) }
+        let (_, exported) = try Self.fitAndExport(in: root)
+        // Lightning fits one epoch more than the checkpoint's, on all 1797 digits rows: 29 batches.
+        let resumed = try #require(try InteropPython.runJSON("lightning_resume.py", [exported, FitCommandTests.digits])
+            as? [String: Any])
+        // Saved at the end of epoch 1 after 40 steps, Lightning continues with epoch 2 at step 40.
+        #expect(resumed["resumed_at"] as? [String: Int] == ["epoch": 2, "global_step": 40])
+        #expect(resumed["batches_trained"] as? Int == 29)
+        #expect(resumed["ended_at"] as? [String: Int] == ["epoch": 3, "global_step": 69])
+        #expect(resumed["weights_at_start_match"] as? Bool == true)
+        // Adam's per-parameter step counts went on from the exported 40, each its own tensor.
+        #expect(resumed["adam_steps"] as? [Double] == Array(repeating: 69, count: 6))
     }
 }

@@ -9,7 +9,7 @@
 set -eu
 
 # Module names double as package names; add new ones here.
-packages="numpy safetensors"
+packages="numpy safetensors lightning"
 
 venv="${CAIRN_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/cairn/venv}"
 if ! command -v python3 >/dev/null 2>&1 || ! python3 -c "import venv, ensurepip" >/dev/null 2>&1; then
