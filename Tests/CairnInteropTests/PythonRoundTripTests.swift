@@ -77,3 +77,17 @@ extension Trait where Self == ConditionTrait {
         }
     }
 }
+
+/// The venv script tells "no Python here" (skip) apart from other failures.
+@Suite struct InteropVenvScriptTests {
+    @Test func missingPythonExitsWithTheSkipStatus() throws {
+        let scratch = try ScratchDirectory()
+        defer { scratch.cleanUp() }
+        let script = BuiltProduct(url: InteropPython.scriptsDirectory.appendingPathComponent("ensure-venv.sh"))
+        let result = try script.run([], environment: ["PATH": scratch.url.path, "CAIRN_VENV": scratch.file("venv").path])
+        #expect(result.status == 3)
+        #expect(result.stderr.contains("no python3"), "\(result.stderr)")
+        #expect(result.stdout.isEmpty)
+        #expect(!FileManager.default.fileExists(atPath: scratch.file("venv").path))
+    }
+}
