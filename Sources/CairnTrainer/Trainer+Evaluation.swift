@@ -25,10 +25,14 @@ extension Trainer {
             for callback in callbacks { try callback.onValidationEpochStart(self, module) }
             try module.onValidationEpochStart()
         }
+        let batchCount = min(loader.batchesPerEpoch, limit ?? Int.max)
         var batchIndex = 0
         while batchIndex < (limit ?? Int.max), let batch = loader.nextBatch() {
             currentBatchSize = batch.features.shape.first ?? 1
-            withProgress(for: stage) { $0.incrementReady() }
+            withProgress(for: stage) {
+                $0.incrementReady()
+                $0.isLastBatch = batchIndex == batchCount - 1
+            }
             if testing {
                 for callback in callbacks { try callback.onTestBatchStart(self, module, batch: batch, batchIndex: batchIndex, dataloaderIndex: 0) }
                 try module.onTestBatchStart(batch: batch, batchIndex: batchIndex, dataloaderIndex: 0)
@@ -87,9 +91,11 @@ extension Trainer {
         for callback in callbacks { try callback.onPredictEpochStart(self, module) }
         try module.onPredictEpochStart()
         var predictions: [Tensor] = []
+        let batchCount = min(loader.batchesPerEpoch, limit ?? Int.max)
         var batchIndex = 0
         while batchIndex < (limit ?? Int.max), let batch = loader.nextBatch() {
             progress.predictBatch.incrementReady()
+            progress.predictBatch.isLastBatch = batchIndex == batchCount - 1
             for callback in callbacks { try callback.onPredictBatchStart(self, module, batch: batch, batchIndex: batchIndex, dataloaderIndex: 0) }
             try module.onPredictBatchStart(batch: batch, batchIndex: batchIndex, dataloaderIndex: 0)
             progress.predictBatch.incrementStarted()

@@ -101,6 +101,7 @@ extension Trainer {
             markBatchBoundaryForLogging()
             defer { markBatchBoundaryForLogging() }
             progress.trainBatch.incrementReady()
+            progress.trainBatch.isLastBatch = isLastBatch
             isTrainingStep = true
             currentBatchSize = batch.features.shape.first ?? 1
             defer { isTrainingStep = false }
