@@ -108,10 +108,8 @@ extension CheckpointWriter {
     /// eight rows (measured 4.4k instead of 6.7k instructions a row).
     static let nodeRowsPerStatement = 8
 
-    /// Inserts every node (the root gets id 0) and returns the tensors found,
-    /// whose bytes are written afterwards.
-    func insertNodes(of tree: CheckpointValue) throws -> [TensorJob] {
-        let nodes = FlattenedNodes(tree)
+    /// Inserts every node's row; the root has id 0.
+    func insertRows(of nodes: FlattenedNodes) throws {
         let columns = "INSERT INTO nodes(snapshot_id, id, parent_id, position, key, kind, value, path) VALUES "
         let oneRow = "(?, ?, ?, ?, ?, ?, ?, ?)"
         let batched = nodes.rows.count >= Self.nodeRowsPerStatement
@@ -135,7 +133,6 @@ extension CheckpointWriter {
             try batched?.reset()
             try single.reset()
         }
-        return nodes.tensorJobs
     }
 
     /// Binds all eight columns of `row` (every one, so no stale binding of an

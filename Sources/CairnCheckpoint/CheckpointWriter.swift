@@ -95,8 +95,9 @@ struct CheckpointWriter {
 
     /// Inserts every row of the snapshot inside the caller's transaction.
     func insertSnapshot(of tree: CheckpointValue, writeback: EarlyWriteback?) throws {
-        let tensorJobs = try insertNodes(of: tree)
-        try writeTensors(tensorJobs, writeback: writeback)
+        let nodes = FlattenedNodes(tree)
+        let tensorJobs = nodes.tensorJobs
+        try writeTensors(tensorJobs, writeback: writeback) { try insertRows(of: nodes) }
         try insertMetadata(tree: tree, tensorJobs: tensorJobs)
     }
 
