@@ -30,9 +30,20 @@ struct AtomicReplacement {
 
     /// Deletes temporaries earlier saves to this target left behind when killed.
     func removeLeftovers() {
-        let prefix = Self.temporaryPrefix(forTargetNamed: (target as NSString).lastPathComponent)
-        guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory) else { return }
-        for name in names where name.hasPrefix(prefix) {
+        // readdir directly: listing through FileManager built a String per
+        // entry and cost more than the rest of a small save's bookkeeping.
+        let prefix = Array(Self.temporaryPrefix(forTargetNamed: (target as NSString).lastPathComponent).utf8)
+        guard let stream = opendir(directory) else { return }
+        var leftovers: [String] = []
+        while let entry = readdir(stream) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw -> String? in
+                guard raw.starts(with: prefix) else { return nil }
+                return String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
+            }
+            if let name { leftovers.append(name) }
+        }
+        closedir(stream)
+        for name in leftovers {
             let path = (directory as NSString).appendingPathComponent(name)
             Self.logger.info("removing a temporary file left by an interrupted save", metadata: ["path": "\(path)"])
             unlink(path)
