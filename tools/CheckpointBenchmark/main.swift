@@ -107,6 +107,18 @@ func now() -> Double {
     return Double(spec.tv_sec) + Double(spec.tv_nsec) * 1e-9
 }
 
+/// User plus system CPU seconds of every thread of this process so far.
+func cpuSeconds() -> Double {
+    var usage = rusage()
+    getrusage(RUSAGE_SELF.rawValue, &usage)
+    func seconds(_ time: timeval) -> Double { Double(time.tv_sec) + Double(time.tv_usec) * 1e-6 }
+    return seconds(usage.ru_utime) + seconds(usage.ru_stime)
+}
+
+/// CPU seconds at the start of the phase's timed part: on a shared machine CPU
+/// time moves less than wall time with other jobs' load.
+nonisolated(unsafe) var cpuStart = 0.0
+
 func peakResidentKiB() -> Int {
     guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return -1 }
     for line in status.split(separator: "\n") where line.hasPrefix("VmHWM:") {
@@ -149,6 +161,7 @@ func runPhase(_ phase: String, _ settings: Settings) throws {
         let state = makeState(layout)
         unlink(settings.rawPath)
         let start = now()
+        cpuStart = cpuSeconds()
         let descriptor = open(settings.rawPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
         if descriptor < 0 { fail("open \(settings.rawPath)") }
         for bytes in state { bytes.withUnsafeBytes { writeAll(descriptor, $0) } }
@@ -158,6 +171,7 @@ func runPhase(_ phase: String, _ settings: Settings) throws {
     case "save":
         let tree = makeTree(layout, makeState(layout))
         let start = now()
+        cpuStart = cpuSeconds()
         try Checkpoint.save(tree, to: URL(fileURLWithPath: settings.checkpointPath), options: options)
         seconds = now() - start
     case "async-save":
@@ -169,6 +183,7 @@ func runPhase(_ phase: String, _ settings: Settings) throws {
         var total = 0.0
         for _ in 0..<2 {
             let start = now()
+            cpuStart = cpuSeconds()
             try saver.save(tree, to: url)
             blocked.append(now() - start)
             try saver.wait()
@@ -179,6 +194,7 @@ func runPhase(_ phase: String, _ settings: Settings) throws {
     case "raw-read":
         let buffers = layout.map { UnsafeMutableRawBufferPointer.allocate(byteCount: $0.byteCount, alignment: 64) }
         let start = now()
+        cpuStart = cpuSeconds()
         let descriptor = open(settings.rawPath, O_RDONLY)
         if descriptor < 0 { fail("open \(settings.rawPath)") }
         for buffer in buffers { readAll(descriptor, buffer) }
@@ -186,6 +202,7 @@ func runPhase(_ phase: String, _ settings: Settings) throws {
         seconds = now() - start
     case "load", "load-unchecked":
         let start = now()
+        cpuStart = cpuSeconds()
         let reader = try Checkpoint.open(
             URL(fileURLWithPath: settings.checkpointPath), options: CheckpointLoadOptions(verifyChecksums: phase == "load"))
         let opened = now()
@@ -196,7 +213,7 @@ func runPhase(_ phase: String, _ settings: Settings) throws {
     default:
         fail("unknown phase \(phase)")
     }
-    print("\(seconds) \(peakResidentKiB())\(extra)")
+    print("\(seconds) \(peakResidentKiB()) \(cpuSeconds() - cpuStart)\(extra)")
 }
 
 /// Runs a phase in a child process and parses its one-line result.
@@ -274,8 +291,8 @@ func row(_ label: String, _ result: [Double], baseline: Double? = nil) -> String
     let seconds = result[0]
     let overhead = (result[1] * 1024 - Double(stateBytes)) / 1_048_576
     let padded = label.padding(toLength: 28, withPad: " ", startingAt: 0)
-    var text = padded + String(format: "%7.3f s %6.0f MB/s  VmHWM %5.0f MiB (state %+5.0f MiB)", seconds, megabytes / seconds,
-                                result[1] / 1024, overhead)
+    var text = padded + String(format: "%7.3f s %6.0f MB/s  cpu %5.2f s  VmHWM %5.0f MiB (state %+5.0f MiB)", seconds, megabytes / seconds,
+                                result[2], result[1] / 1024, overhead)
     if let baseline { text += String(format: "   %.2fx raw", baseline / seconds) }
     return text
 }
@@ -301,11 +318,11 @@ for round in 1...settings.rounds {
     let load = runChild("load", settings)
     let unchecked = runChild("load-unchecked", settings)
     print(row("  raw read (page cache)", rawRead))
-    print(row("  load, checksums verified", load, baseline: rawRead[0]) + String(format: "  (open %.3f s)", load[2]))
+    print(row("  load, checksums verified", load, baseline: rawRead[0]) + String(format: "  (open %.3f s)", load[3]))
     print(row("  load, no checksums", unchecked, baseline: rawRead[0]))
     let async = runChild("async-save", settings)
     print(String(format: "  async save: caller blocked %.3f s (first save %.3f s), %.2fx of sync save %.3f s; save+wait %.3f s",
-                 async[0], async[2], async[0] / save[0], save[0], async[3]))
+                 async[0], async[3], async[0] / save[0], save[0], async[4]))
 }
 // torch.save between two raw writes, like Cairn's saves, and against Cairn's best save of all rounds.
 let rawBeforeTorch = runChild("raw-write", settings)
