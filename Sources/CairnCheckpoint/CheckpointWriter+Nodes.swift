@@ -93,7 +93,13 @@ struct FlattenedNodes {
     /// Appends `/` and the token, escaped as RFC 6901 requires.
     private static func appendToken(_ token: String, to path: inout [UInt8]) {
         path.append(UInt8(ascii: "/"))
-        for byte in token.utf8 {
+        let utf8 = token.utf8
+        // Escapes are rare: copy whole tokens, go byte by byte only when needed.
+        guard utf8.contains(where: { $0 == UInt8(ascii: "~") || $0 == UInt8(ascii: "/") }) else {
+            path.append(contentsOf: utf8)
+            return
+        }
+        for byte in utf8 {
             switch byte {
             case UInt8(ascii: "~"): path.append(contentsOf: [UInt8(ascii: "~"), UInt8(ascii: "0")])
             case UInt8(ascii: "/"): path.append(contentsOf: [UInt8(ascii: "~"), UInt8(ascii: "1")])
