@@ -61,9 +61,10 @@ struct CheckpointWriter {
 
     /// Writes `tree` into a new file at `path` and flushes it to disk (fsync).
     static func write(_ tree: CheckpointValue, toNewFile path: String, options: CheckpointSaveOptions) throws {
-        let pageSize = CheckpointSchema.pageSize(forTensorBytes: tree.totalTensorBytes)
+        let tensorBytes = tree.totalTensorBytes
+        let pageSize = CheckpointSchema.pageSize(forTensorBytes: tensorBytes)
         if pageSize == CheckpointSchema.smallPageSize {
-            try writeThroughMemory(tree, toNewFile: path, options: options)
+            try writeThroughMemory(tree, tensorBytes: tensorBytes, toNewFile: path, options: options)
         } else {
             try writeInPlace(tree, toNewFile: path, pageSize: pageSize, options: options)
         }
