@@ -22,11 +22,11 @@ extension CheckpointWriter {
     /// Builds the whole file in memory, then writes it with one `write` and
     /// an fsync: for a small state this spares SQLite's page-by-page file
     /// writes and the per-save schema DDL, which cost more than the data.
-    static func writeThroughMemory(_ tree: CheckpointValue, tensorBytes: Int, toNewFile path: String, options: CheckpointSaveOptions) throws {
+    static func writeThroughMemory(_ tree: CheckpointValue, payloadBytes: Int, toNewFile path: String, options: CheckpointSaveOptions) throws {
         let connection = try SQLiteConnection(file: path, mode: .inMemory)
         // Room for the whole file up front: growing the image step by step
         // copied it several times. Chunks waste up to a page each, hence the margin.
-        let expectedBytes = tensorBytes * 3 / 2 + (256 << 10)
+        let expectedBytes = payloadBytes * 3 / 2 + (256 << 10)
         try emptySmallFile.get().withUnsafeBytes { try connection.loadImage($0, capacity: $0.count + expectedBytes) }
         // The database is private to this call: a rollback journal would only
         // copy pages for a rollback nobody will ask for.

@@ -61,10 +61,11 @@ struct CheckpointWriter {
 
     /// Writes `tree` into a new file at `path` and flushes it to disk (fsync).
     static func write(_ tree: CheckpointValue, toNewFile path: String, options: CheckpointSaveOptions) throws {
-        let tensorBytes = tree.totalTensorBytes
-        let pageSize = CheckpointSchema.pageSize(forTensorBytes: tensorBytes)
-        if pageSize == CheckpointSchema.smallPageSize {
-            try writeThroughMemory(tree, tensorBytes: tensorBytes, toNewFile: path, options: options)
+        let sizes = tree.payloadSizes
+        let pageSize = CheckpointSchema.pageSize(forTensorBytes: sizes.tensorBytes)
+        // Huge byte strings or texts outside tensors are rare, but must not be built in memory.
+        if pageSize == CheckpointSchema.smallPageSize && sizes.tensorBytes &+ sizes.otherBytes < CheckpointSchema.smallStateBytes {
+            try writeThroughMemory(tree, payloadBytes: sizes.tensorBytes &+ sizes.otherBytes, toNewFile: path, options: options)
         } else {
             try writeInPlace(tree, toNewFile: path, pageSize: pageSize, options: options)
         }
@@ -132,14 +133,21 @@ struct CheckpointWriter {
 }
 
 extension CheckpointValue {
-    /// Bytes of all tensors in the tree, counting shared storage once per use.
-    var totalTensorBytes: Int {
+    /// Bytes of all tensors in the tree (shared storage counted once per use),
+    /// and of its byte strings and strings.
+    var payloadSizes: (tensorBytes: Int, otherBytes: Int) {
         switch self {
-        case let .tensor(tensor): return tensor.byteCount
-        case let .dictionary(entries): return entries.values.reduce(0) { $0 &+ $1.totalTensorBytes }
-        case let .list(items): return items.reduce(0) { $0 &+ $1.totalTensorBytes }
-        default: return 0
+        case let .tensor(tensor): return (tensor.byteCount, 0)
+        case let .bytes(bytes): return (0, bytes.count)
+        case let .string(text): return (0, text.utf8.count)
+        case let .dictionary(entries): return Self.sum(entries.values.lazy.map(\.payloadSizes))
+        case let .list(items): return Self.sum(items.lazy.map(\.payloadSizes))
+        default: return (0, 0)
         }
+    }
+
+    private static func sum(_ sizes: some Sequence<(tensorBytes: Int, otherBytes: Int)>) -> (tensorBytes: Int, otherBytes: Int) {
+        sizes.reduce((0, 0)) { ($0.0 &+ $1.0, $0.1 &+ $1.1) }
     }
 }
 

@@ -85,4 +85,17 @@ import Testing
         #expect(try integrityCheck(of: large) == "ok")
         #expect(try Checkpoint.open(small).metadata.epoch == 2)
     }
+
+    /// Large byte strings outside tensors take the in-place path; the file is the same format.
+    @Test func largeByteStringsAreNotBuiltInMemory() throws {
+        let scratch = try ScratchDirectory()
+        defer { scratch.cleanUp() }
+        let url = scratch.file("bytes.ckpt")
+        let blob = patternBytes(CheckpointSchema.smallStateBytes, seed: 5)
+        let tree: CheckpointValue = .dictionary(["blob": .bytes(blob), "w": .tensor(CheckpointTensor(float32: [3], shape: [1]))])
+        #expect(tree.payloadSizes == (tensorBytes: 4, otherBytes: blob.count))
+        try Checkpoint.save(tree, to: url)
+        #expect(try integrityCheck(of: url) == "ok")
+        #expect(try firstDifference(tree, Checkpoint.load(url)) == nil)
+    }
 }
