@@ -11,6 +11,10 @@ open class Module: @unchecked Sendable {
     /// Whether the module is in training mode (dropout active, batch statistics used).
     public private(set) var isTraining = true
 
+    /// What reflection found, kept per instance (members are object references, so in-place
+    /// value updates of parameters and buffers never make it stale).
+    private let memberCache = MemberCache()
+
     public init() {}
 
     /// Computes the output; subclasses override.
@@ -34,31 +38,23 @@ open class Module: @unchecked Sendable {
 
     /// This module's own members in declaration order (base-class properties first).
     /// Arrays of modules appear as `name.0`, `name.1`, …; override to rename.
+    ///
+    /// Found by reflection on first use and then remembered, because reflection costs far more
+    /// than a checkpoint save can spare. Hold parameters, buffers and child modules in `let`
+    /// properties; a subclass that reassigns one (a `var`) must call ``membersDidChange()`` after.
     open var members: [(name: String, member: Member)] {
-        var mirrors: [Mirror] = []
-        var mirror: Mirror? = Mirror(reflecting: self)
-        while let current = mirror {
-            mirrors.append(current)
-            mirror = current.superclassMirror
+        memberCache.withLock { cached in
+            if let cached { return cached }
+            let found = reflectedMembers()
+            cached = found
+            return found
         }
-        var found: [(name: String, member: Member)] = []
-        for current in mirrors.reversed() {
-            for child in current.children {
-                guard let label = child.label else { continue }
-                let name = Module.snakeCase(label.hasPrefix("_") ? String(label.dropFirst()) : label)
-                switch child.value {
-                case let parameter as Parameter: found.append((name, .parameter(parameter)))
-                case let buffer as Buffer: found.append((name, .buffer(buffer)))
-                case let module as Module: found.append((name, .module(module)))
-                case let modules as [Module]:
-                    for (index, module) in modules.enumerated() { found.append(("\(name).\(index)", .module(module))) }
-                case let parameters as [Parameter]:
-                    for (index, parameter) in parameters.enumerated() { found.append(("\(name).\(index)", .parameter(parameter))) }
-                default: continue  // includes optionals holding nil (a present value casts through)
-                }
-            }
-        }
-        return found
+    }
+
+    /// Forgets the remembered ``members``, so the next use reflects over the properties again.
+    /// Call it after reassigning a property that holds a parameter, buffer or module.
+    public final func membersDidChange() {
+        memberCache.withLock { $0 = nil }
     }
 
     /// Direct child modules with their names.
