@@ -59,6 +59,7 @@ extension CheckpointReader {
                 var offset = 0
                 for chunk in info.chunks {
                     let destination = UnsafeMutableRawBufferPointer(rebasing: buffer[offset ..< offset + chunk.byteCount])
+                    prefault(destination)
                     do {
                         if let open = blob {
                             try open.reopen(row: chunk.rowID)
@@ -84,6 +85,26 @@ extension CheckpointReader {
         }
     }
 }
+
+/// Maps in the pages of `destination` in one call before SQLite fills it, instead of
+/// one page fault per 4 KiB as the bytes land: a third of a raw read's CPU time
+/// was spent in those faults. Only whole pages inside the range are touched; on a
+/// kernel without `MADV_POPULATE_WRITE` (before Linux 5.14) the call fails and
+/// the pages fault in as before.
+private func prefault(_ destination: UnsafeMutableRawBufferPointer) {
+    guard let base = destination.baseAddress, destination.count >= prefaultMinimum else { return }
+    let pageSize = Int(sysconf(Int32(_SC_PAGESIZE)))
+    let start = (Int(bitPattern: base) + pageSize - 1) / pageSize * pageSize
+    let end = (Int(bitPattern: base) + destination.count) / pageSize * pageSize
+    guard end > start, let pageStart = UnsafeMutableRawPointer(bitPattern: start) else { return }
+    _ = madvise(pageStart, end - start, prefaultAdvice)
+}
+
+/// `MADV_POPULATE_WRITE` from <linux/mman.h>, which Glibc's module does not export.
+private let prefaultAdvice: Int32 = 23
+
+/// Smaller destinations gain less than the system call costs.
+private let prefaultMinimum = 256 << 10
 
 /// Hashes tensors in the background as their chunks arrive. Each tensor goes
 /// to the less busy of two serial lanes, so two tensors hash at once on a
