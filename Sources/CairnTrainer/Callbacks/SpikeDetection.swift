@@ -1,3 +1,4 @@
+import CairnCheckpoint
 import CairnData
 import CairnTensor
 import Foundation
@@ -6,12 +7,14 @@ import Foundation
 /// last ``window`` normal losses; a loss above `mean × (1 + rtol) + atol`, or not finite, is a
 /// spike. It is left out of the mean, then reported: a warning through ``Trainer/logger`` and
 /// ``spikes`` (mode `warn`), or ``TrainingSpikeError`` ending the run (mode `error`).
+/// The window, the batch count and the spikes are its state, so a resumed run judges each loss
+/// against the same mean as the uninterrupted run would.
 public final class SpikeDetection: Callback, @unchecked Sendable {
     /// What a spike does.
     public enum Mode: String, Sendable { case warn, error }
 
     /// One detected spike.
-    public struct Spike: Sendable, Equatable {
+    public struct Spike: Sendable, Equatable, Codable {
         /// Training epoch (from 0).
         public var epoch: Int
         /// Batch within the epoch.
@@ -22,6 +25,26 @@ public final class SpikeDetection: Callback, @unchecked Sendable {
         public var loss: Double
         /// The mean it was compared with.
         public var runningMean: Double
+
+        enum CodingKeys: String, CodingKey {
+            case epoch, loss
+            case batchIndex = "batch_index", globalStep = "global_step", runningMean = "running_mean"
+        }
+    }
+
+    /// What ``stateDict()`` holds.
+    struct State: Codable, Equatable {
+        /// The normal losses the running mean covers, oldest first.
+        var recentLosses: [Double] = []
+        /// Training batches seen, warm-up included.
+        var batchesSeen = 0
+        /// Spikes found so far.
+        var spikes: [Spike] = []
+
+        enum CodingKeys: String, CodingKey {
+            case spikes
+            case recentLosses = "recent_losses", batchesSeen = "batches_seen"
+        }
     }
 
     /// Warn or stop.
@@ -35,10 +58,9 @@ public final class SpikeDetection: Callback, @unchecked Sendable {
     /// Relative slack: the mean is multiplied by `1 + rtol`.
     public let rtol: Double
     /// Spikes found so far in warn mode (and the one that stopped the run in error mode).
-    public private(set) var spikes: [Spike] = []
+    public var spikes: [Spike] { state.spikes }
 
-    private var recent: [Double] = []
-    private var seen = 0
+    private var state = State()
 
     /// A detector; Lightning's defaults (window 10, warmup 1, rtol 2).
     public init(mode: Mode = .error, window: Int = 10, warmup: Int = 1, atol: Double = 0, rtol: Double = 2) {
@@ -52,12 +74,26 @@ public final class SpikeDetection: Callback, @unchecked Sendable {
         super.init()
     }
 
+    /// One key per window shape, as detectors with different windows keep different histories.
+    override public var stateKey: String {
+        makeStateKey(["window": .int(Int64(window)), "warmup": .int(Int64(warmup))])
+    }
+
+    override public func stateDict() throws -> CheckpointValue? { try CheckpointEncoder().encode(state) }
+
+    override public func loadStateDict(_ saved: CheckpointValue) throws {
+        state = try CheckpointDecoder().decode(State.self, from: saved)
+        // A checkpoint from a detector with a longer window keeps only what this one covers.
+        state.recentLosses = Array(state.recentLosses.suffix(window))
+    }
+
     override public func onTrainBatchEnd(_ trainer: Trainer, _ module: TrainingModule, outputs: Tensor?, batch: Batch,
                                          batchIndex: Int) throws {
         guard let outputs, outputs.scalars.count == 1 else { return }
         let loss = Double(outputs.scalars[0])
-        seen += 1
-        guard seen > warmup, !recent.isEmpty else {
+        state.batchesSeen += 1
+        let recent = state.recentLosses
+        guard state.batchesSeen > warmup, !recent.isEmpty else {
             if loss.isFinite { remember(loss) }
             return
         }
@@ -67,7 +103,7 @@ public final class SpikeDetection: Callback, @unchecked Sendable {
             return
         }
         let spike = Spike(epoch: trainer.currentEpoch, batchIndex: batchIndex, globalStep: trainer.globalStep, loss: loss, runningMean: mean)
-        spikes.append(spike)
+        state.spikes.append(spike)
         switch mode {
         case .warn:
             trainer.logger.warning("\(TrainingSpikeError.spike(spike))")
@@ -77,8 +113,8 @@ public final class SpikeDetection: Callback, @unchecked Sendable {
     }
 
     private func remember(_ loss: Double) {
-        recent.append(loss)
-        if recent.count > window { recent.removeFirst() }
+        state.recentLosses.append(loss)
+        if state.recentLosses.count > window { state.recentLosses.removeFirst() }
     }
 }
 
