@@ -23,11 +23,11 @@ final class ScriptedLossModule: TinyClassifier, @unchecked Sendable {
 }
 
 @Suite struct SpikeDetectionResumeTests {
-    /// Four epochs of five batches; spikes at global batches 3 and 10. Batch 10 is the first one
-    /// after the checkpoint at step 10: a detector without its window would still be warming up
-    /// there and miss it.
+    /// Four epochs of five batches; spikes at global batches 3 and 8 (epoch 1, batch 3). Batch 8 is
+    /// the first one after the checkpoint at step 8: a detector without its window has no mean
+    /// to compare it with there and misses it.
     static let losses: [Float] = (0..<20).map { step in
-        step == 3 || step == 10 ? 40 : 1 + 0.05 * Float(step % 4)
+        step == 3 || step == 8 ? 40 : 1 + 0.05 * Float(step % 4)
     }
     static let options = Trainer.Options(maxEpochs: 4, numSanityValSteps: 0, enableCheckpointing: false,
                                          enableProgressBar: false, enableModelSummary: false)
@@ -35,19 +35,20 @@ final class ScriptedLossModule: TinyClassifier, @unchecked Sendable {
     @Test func resumedRunFlagsTheSameSpikes() throws {
         let directory = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
-        let checkpoint = directory.appendingPathComponent("step10.ckpt")
+        let checkpoint = directory.appendingPathComponent("step8.ckpt")
 
         let straight = SpikeDetection(mode: .warn, window: 4)
         try Trainer(Self.options, callbacks: [straight]).fit(ScriptedLossModule(losses: Self.losses), data: try freshData())
-        #expect(straight.spikes.map(\.globalStep) == [4, 11])
+        #expect(straight.spikes.map(\.globalStep) == [4, 9])
+        #expect(straight.badBatches == [2, 3, 2, 3])
 
         let first = SpikeDetection(mode: .warn, window: 4)
-        try Trainer(Self.options, callbacks: [first, StopAndSave(step: 10, url: checkpoint)])
+        try Trainer(Self.options, callbacks: [first, StopAndSave(step: 8, url: checkpoint)])
             .fit(ScriptedLossModule(losses: Self.losses), data: try freshData())
         let saved = try #require(try Checkpoint.load(checkpoint)[JSONPointer(tokens: ["callbacks", first.stateKey])])
         let savedState = try CheckpointDecoder().decode(SpikeDetection.State.self, from: saved)
-        #expect(savedState.batchesSeen == 10)
-        #expect(savedState.recentLosses.count == 4)
+        #expect(savedState.recentLosses.count == 4 && savedState.lastValue == Double(Self.losses[7]))
+        #expect(savedState.badBatches == [2, 3])
         #expect(savedState.spikes.map(\.globalStep) == [4])
 
         let resumedDetector = SpikeDetection(mode: .warn, window: 4)
@@ -55,6 +56,7 @@ final class ScriptedLossModule: TinyClassifier, @unchecked Sendable {
         try resumed.fit(ScriptedLossModule(losses: Self.losses), data: try freshData(), ckptPath: checkpoint)
         #expect(resumed.callbackStateWarnings.isEmpty)
         #expect(resumedDetector.spikes == straight.spikes)
+        #expect(resumedDetector.badBatches == straight.badBatches)
     }
 
     @Test func stateKeyNamesTheWindow() {
