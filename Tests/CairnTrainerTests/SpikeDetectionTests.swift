@@ -85,3 +85,45 @@ final class SpikingClassifier: TinyClassifier, @unchecked Sendable {
         #expect(throws: CallbackSpecError.self) { try CallbackRegistry().make("SpikeDetection:window=0") }
     }
 }
+
+/// Lightning's check, case by case, and its `skip_batches.json`.
+@Suite struct SpikeDetectionCheckTests {
+    @Test func lightningsToleranceAndImprovementRules() {
+        let relative = SpikeDetection(rtol: 2)
+        #expect(relative.isSpike(3.1, mean: 1))
+        #expect(!relative.isSpike(2.9, mean: 1))
+        #expect(relative.isSpike(.nan, mean: 1) && relative.isSpike(.infinity, mean: 1))
+        #expect(!SpikeDetection(finiteOnly: false).isSpike(.nan, mean: 1))
+        #expect(!relative.isSpike(5, mean: .nan), "an empty window judges nothing")
+        let both = SpikeDetection(atol: 10, rtol: 2)
+        #expect(!both.isSpike(5, mean: 1), "rtol reached, atol not")
+        #expect(both.isSpike(11, mean: 1))
+        #expect(SpikeDetection(atol: 0.5, rtol: nil).isSpike(1.6, mean: 1))
+        #expect(!SpikeDetection(atol: 0.5, rtol: nil).isSpike(1.4, mean: 1))
+        // A loss no higher than the last normal one (Lightning starts that at 0) is an improvement.
+        #expect(!SpikeDetection(atol: 0.5, rtol: nil).isSpike(-3, mean: 1))
+    }
+
+    @Test func spikesAreWrittenToSkipBatchesJSON() throws {
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let detector = try #require(try CallbackRegistry().make(
+            "SpikeDetection:mode=warn,window=3,exclude_batches_path=\(directory.path)") as? SpikeDetection)
+        #expect(detector.atol == nil && detector.rtol == 2 && detector.finiteOnly)
+        try Trainer(SpikeDetectionTests.options, callbacks: [detector]).fit(SpikingClassifier(seed: 1, spikeAt: 6), data: try freshData())
+        let file = directory.appendingPathComponent("skip_batches.json")
+        let written = try JSONDecoder().decode([Int].self, from: Data(contentsOf: file))
+        #expect(written == [0, 1] && detector.badBatches == [0, 1])
+    }
+
+    @Test func unwritablePathIsATypedError() throws {
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let blocker = directory.appendingPathComponent("file")
+        try Data("x".utf8).write(to: blocker)
+        let detector = SpikeDetection(mode: .warn, window: 3, excludeBatchesPath: blocker.appendingPathComponent("skip.json"))
+        #expect(throws: SpikeDetectionError.self) {
+            try Trainer(SpikeDetectionTests.options, callbacks: [detector]).fit(SpikingClassifier(seed: 1, spikeAt: 6), data: try freshData())
+        }
+    }
+}

@@ -45,7 +45,8 @@ public final class ProgressBar: Callback, @unchecked Sendable {
         let epoch = trainer.currentEpoch + 1
         let limit = trainer.maxEpochs.map { "/\($0)" } ?? ""
         trainLine = ProgressLine("Epoch \(epoch)\(limit)", total: trainer.trainBatchCount,
-                                 completed: trainer.progress.trainBatch.current.completed)
+                                 completed: trainer.progress.trainBatch.current.completed,
+                                 version: Self.versionNumber(of: trainer.loggers.map(\.version)))
         plainLinesPrinted = trainLine.map { $0.percent / plainLinePercent } ?? 0
         if output.isTerminal, let trainLine { draw(trainLine, trainer: trainer) }
     }
@@ -98,6 +99,17 @@ public final class ProgressBar: Callback, @unchecked Sendable {
     }
 
     override public func onPredictEnd(_ trainer: Trainer, _ module: TrainingModule) throws { endEvaluation(trainer) }
+
+    /// Lightning's `v_num`: the loggers' distinct versions joined by `_`, each cut to its number
+    /// (`version_3` → `3`) or, for a custom name, to its last four characters; nil without loggers.
+    static func versionNumber(of versions: [String]) -> String? {
+        var distinct: [String] = []
+        for version in versions where !distinct.contains(version) { distinct.append(version) }
+        guard !distinct.isEmpty else { return nil }
+        return distinct.map { version in
+            version.hasPrefix("version_") ? String(version.dropFirst("version_".count)) : String(version.suffix(4))
+        }.joined(separator: "_")
+    }
 
     /// Whether the evaluation bar stands on its own (validate, test, predict) rather than inside fit.
     private func isStandalone(_ trainer: Trainer) -> Bool { trainer.stage != .fit }

@@ -13,9 +13,13 @@ struct ProgressLine: Sendable {
     let startedAt: ContinuousClock.Instant
     /// Batches already done when the bar started (a resumed epoch), left out of the rate.
     let completedAtStart: Int
+    /// The loggers' run version, shown first among the metrics as Lightning's `v_num`.
+    let version: String?
 
-    init(_ description: String, total: Int, completed: Int = 0, startedAt: ContinuousClock.Instant = .now) {
+    init(_ description: String, total: Int, completed: Int = 0, version: String? = nil,
+         startedAt: ContinuousClock.Instant = .now) {
         self.description = description
+        self.version = version
         self.total = max(total, 0)
         self.completed = completed
         self.startedAt = startedAt
@@ -32,6 +36,7 @@ struct ProgressLine: Sendable {
         let rate = elapsed > 0 && done > 0 ? Double(done) / elapsed : nil
         let remaining = rate.map { Double(max(total - completed, 0)) / $0 }
         var status = "\(Self.clock(elapsed))<\(remaining.map(Self.clock) ?? "?"), \(Self.rateText(rate))"
+        if let version { status += ", v_num=\(version)" }
         for (name, value) in metrics { status += ", \(name)=\(Self.number(value))" }
         let percentText = String(repeating: " ", count: max(0, 3 - String(percent).count)) + "\(percent)%"
         let line = "\(description): \(percentText)|\(Self.bar(fraction: total == 0 ? 1 : Double(completed) / Double(total)))| "

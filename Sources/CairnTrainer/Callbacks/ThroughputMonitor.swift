@@ -48,7 +48,8 @@ public final class ThroughputMonitor: Callback, @unchecked Sendable {
         // Only batches that took a logging step log, not those that only accumulated gradients.
         let step = trainer.progress.batchesThatStepped
         let logs = step > stepsAtBatchStart && (step % trainer.options.logEveryNSteps == 0 || trainer.shouldStop)
-        batches += 1
+        // The loop's own count, as Lightning's `total_batch_idx + 1`: it continues after a resume.
+        batches = trainer.progress.trainBatch.total.processed
         samples += batchSize(batch)
         let elapsed = (ContinuousClock.now - startedAt).seconds
         window.append((elapsed, batches, samples))
