@@ -3,14 +3,16 @@ import OrderedCollections
 /// What the module logged: the latest step values and batch-size-weighted epoch means.
 public struct LoggedMetrics: Sendable {
     /// Metrics visible to callbacks (latest step values and finished epoch means).
-    public private(set) var callbackMetrics: OrderedDictionary<String, Double> = [:]
+    public internal(set) var callbackMetrics: OrderedDictionary<String, Double> = [:]
     /// Metrics marked for the progress bar.
-    public private(set) var progressBarMetrics: OrderedDictionary<String, Double> = [:]
+    public internal(set) var progressBarMetrics: OrderedDictionary<String, Double> = [:]
     /// Metrics sent to loggers: step values (every `logEveryNSteps`) and epoch means.
-    public private(set) var loggedMetrics: OrderedDictionary<String, Double> = [:]
+    public internal(set) var loggedMetrics: OrderedDictionary<String, Double> = [:]
 
+    /// One metric's running epoch sum.
+    typealias EpochSum = (weightedSum: Double, weight: Double, progressBar: Bool)
     /// Running sums per phase, so a mid-epoch validation does not flush the training epoch's.
-    private var epochSums: [MetricPhase: OrderedDictionary<String, (weightedSum: Double, weight: Double, progressBar: Bool)>] = [:]
+    var epochSums: [MetricPhase: OrderedDictionary<String, EpochSum>] = [:]
 
     init() {}
 
@@ -46,9 +48,13 @@ public struct LoggedMetrics: Sendable {
         epochSums[phase] = nil
     }
 
+    /// Drops the unfinished sums of `phase`: an evaluation restarted from its first batch (after a
+    /// resume from a checkpoint written inside it) must not count its earlier batches twice.
+    mutating func discardEpoch(_ phase: MetricPhase) { epochSums[phase] = nil }
+
     /// Forgets everything (after the sanity check, as Lightning).
     mutating func reset() { self = LoggedMetrics() }
 }
 
 /// Which loop a metric was logged in.
-enum MetricPhase: Hashable, Sendable { case training, evaluation }
+enum MetricPhase: String, Hashable, Sendable, CaseIterable { case training, evaluation }

@@ -24,6 +24,7 @@ extension Trainer {
             let batchInFlight = progress.trainBatch.current.ready > progress.trainBatch.current.processed
             let loaderState = batchInFlight ? trainLoaderStateBeforeBatch ?? trainLoader.stateDict() : trainLoader.stateDict()
             fitLoop["state_dict"] = .dictionary(["combined_loader": .list([CheckpointValue(loaderState)])])
+            fitLoop["epoch_loop._results"] = metrics.checkpointValue
             root["fit_loop"] = .dictionary(fitLoop)
             loops = .dictionary(root)
         }
@@ -176,8 +177,19 @@ extension Trainer {
         guard let loops = checkpoint["/loops"] else { return }
         var restored = try LoopProgress(loops)
         restartingMidEpoch = restored.epoch.current.started > restored.epoch.current.processed
+        // Written during an epoch's end hooks: the epoch is processed but not completed, and what
+        // follows those hooks (epoch means, the epoch plateau step) is still to do. Lightning rewinds
+        // to completed and reruns the epoch end; Cairn keeps the hooks that ran and does only the rest.
+        restartingAtEpochEnd = restored.epoch.current.processed > restored.epoch.current.completed
         restored.resetOnRestart()
+        if restartingAtEpochEnd {
+            restored.epoch.current.completed -= 1
+            restored.epoch.total.completed -= 1
+        }
         progress = restored
+        if let results = checkpoint["/loops/fit_loop/epoch_loop._results"] {
+            metrics = try LoggedMetrics(results, path: "/loops/fit_loop/epoch_loop._results")
+        }
         if let loaderState = checkpoint["/loops/fit_loop/state_dict/combined_loader/0"] {
             pendingTrainLoaderState = try StateValue(loaderState, path: "/loops/fit_loop/state_dict/combined_loader/0")
         }

@@ -12,6 +12,7 @@ extension Trainer {
         module.eval()
         metricPhase = .evaluation
         try loader.startEpoch(0)
+        metrics.discardEpoch(.evaluation)
         withProgress(for: stage) { $0.resetCurrent() }
         if testing {
             for callback in callbacks { try callback.onTestStart(self, module) }
@@ -63,6 +64,11 @@ extension Trainer {
             try module.onValidationEpochEnd()
         }
         metrics.finishEpoch(.evaluation)
+        // From its end hooks on, fit's validation counts as done: a checkpoint written there (as
+        // ModelCheckpoint's) resumes after it rather than running it again.
+        if stage == .validate, self.stage == .fit, !isSanityChecking {
+            progress.validationCheckedBatches = progress.trainBatch.total.processed
+        }
         if testing {
             for callback in callbacks { try callback.onTestEnd(self, module) }
             try module.onTestEnd()

@@ -176,6 +176,8 @@ public final class Trainer: @unchecked Sendable {
     var metricPhase = MetricPhase.training
     var currentBatchSize = 1
     var restartingMidEpoch = false
+    /// Restored from a checkpoint written in an epoch's end hooks: that epoch's remaining end work is due.
+    var restartingAtEpochEnd = false
     /// The last processed batch did not step: the gradients are an accumulation window's partial sum.
     var accumulationWindowOpen = false
     /// The batch in flight has run backward but is not processed yet, so the gradients hold a
@@ -235,7 +237,7 @@ public final class Trainer: @unchecked Sendable {
     /// Resuming a run that already reached its limits logs so and trains nothing.
     public func fit(_ module: TrainingModule, data: DataModule, ckptPath: CheckpointSelection? = nil) throws {
         try run(.fit, module, data, ckptPath: ckptPath) {
-            if ckptPath != nil, fitDone {
+            if ckptPath != nil, fitDone, !restartingMidEpoch, !restartingAtEpochEnd {
                 logger.notice("fit: the restored run already finished (epoch \(currentEpoch), step \(globalStep)); nothing to train")
             }
             guard let loader = try data.trainLoader() else { throw TrainerError.missingLoader(stage: .fit, loader: "train") }
@@ -303,6 +305,8 @@ public final class Trainer: @unchecked Sendable {
         dataModule = data
         module.trainer = self
         shouldStop = false
+        restartingMidEpoch = false
+        restartingAtEpochEnd = false
         accumulationWindowOpen = false
         batchGradientPending = false
         let signalHandler = options.handlesInterruptSignal ? InterruptSignalHandler(flag: interruptFlag) : nil
