@@ -1,0 +1,205 @@
+import CairnCheckpoint
+import CairnData
+import CairnNN
+import CairnOptim
+import CairnTensor
+@testable import CairnTrainer
+import Foundation
+import OrderedCollections
+import Testing
+
+/// Keeps every `logMetrics` call, in order.
+final class RecordingLogger: ExperimentLogger, @unchecked Sendable {
+    struct Entry: Equatable, CustomStringConvertible {
+        var step: Int
+        var metrics: OrderedDictionary<String, Double>
+        var description: String { "step \(step): \(metrics)" }
+    }
+
+    var entries: [Entry] = []
+    let name = "recording"
+    let version = "version_0"
+
+    func logMetrics(_ metrics: OrderedDictionary<String, Double>, step: Int) throws {
+        entries.append(Entry(step: step, metrics: metrics))
+    }
+
+    func logHyperparameters(_ hyperparameters: CheckpointValue) throws {}
+    func save() throws {}
+    func finalize(status: String) throws {}
+}
+
+/// Sends what the loggers would receive at each point of the loop: the logged metrics, and the
+/// callback metrics (what monitors read) under `callback/`, tagged with the hook.
+// When the trainer forwards module metrics to its loggers by itself, this callback can go and
+// the test compare those calls instead.
+final class MetricForwarder: Callback, @unchecked Sendable {
+    private func forward(_ trainer: Trainer, _ hook: String, _ index: Int) throws {
+        var snapshot: OrderedDictionary<String, Double> = ["hook/\(hook)": Double(index)]
+        for (key, value) in trainer.metrics.loggedMetrics { snapshot[key] = value }
+        for (key, value) in trainer.metrics.callbackMetrics { snapshot["callback/\(key)"] = value }
+        snapshot["lr"] = trainer.optimizer?.paramGroups[0].learningRate
+        try trainer.logMetrics(snapshot)
+    }
+
+    // The previous epoch's means are final here; a resumed run repeats this hook mid-epoch (as
+    // Lightning), where there is nothing new to send.
+    override func onTrainEpochStart(_ trainer: Trainer, _ module: TrainingModule) throws {
+        if trainer.progress.trainBatch.current.processed == 0 { try forward(trainer, "train_epoch_start", trainer.currentEpoch) }
+    }
+
+    override func onTrainBatchEnd(_ trainer: Trainer, _ module: TrainingModule, outputs: Tensor?, batch: Batch, batchIndex: Int) throws {
+        try forward(trainer, "train_batch_end", batchIndex)
+    }
+
+    override func onValidationEnd(_ trainer: Trainer, _ module: TrainingModule) throws {
+        if !trainer.isSanityChecking { try forward(trainer, "validation_end", trainer.progress.trainBatch.total.processed) }
+    }
+
+    override func onTrainEnd(_ trainer: Trainer, _ module: TrainingModule) throws {
+        try forward(trainer, "train_end", trainer.currentEpoch)
+    }
+}
+
+/// Saves a checkpoint at every point a run can be resumed from: after each train batch, after
+/// each validation and at each train epoch end; noting how many logger calls preceded each.
+final class SaveEverywhere: Callback, @unchecked Sendable {
+    struct Point: CustomStringConvertible {
+        var file: URL
+        var where_: String
+        var loggedBefore: Int
+        var description: String { "\(where_) (\(file.lastPathComponent))" }
+    }
+
+    let directory: URL
+    let logger: RecordingLogger
+    var points: [Point] = []
+
+    init(directory: URL, logger: RecordingLogger) {
+        self.directory = directory
+        self.logger = logger
+    }
+
+    // As a checkpointing callback, it runs after the module at epoch end.
+    override var monitorsMetrics: Bool { true }
+
+    private func save(_ trainer: Trainer, _ where_: String) throws {
+        let file = directory.appendingPathComponent("point-\(points.count).ckpt")
+        try trainer.saveCheckpoint(to: file)
+        let label = "\(where_) epoch \(trainer.currentEpoch) batch \(trainer.progress.trainBatch.current.processed)"
+        points.append(Point(file: file, where_: label, loggedBefore: logger.entries.count))
+    }
+
+    override func onTrainBatchEnd(_ trainer: Trainer, _ module: TrainingModule, outputs: Tensor?, batch: Batch, batchIndex: Int) throws {
+        try save(trainer, "train batch end")
+    }
+
+    override func onValidationEnd(_ trainer: Trainer, _ module: TrainingModule) throws {
+        if !trainer.isSanityChecking { try save(trainer, "validation end") }
+    }
+
+    override func onTrainEpochEnd(_ trainer: Trainer, _ module: TrainingModule) throws {
+        try save(trainer, "train epoch end")
+    }
+}
+
+/// ``TinyClassifier`` logging per step and per epoch (also from its epoch-end hook), with a step
+/// schedule, a strict epoch plateau monitor and a lenient per-step one on `val_loss`.
+final class ResumeProbe: TinyClassifier, @unchecked Sendable {
+    override func trainingStep(_ batch: Batch, batchIndex: Int) throws -> Tensor? {
+        let loss = Loss.crossEntropy(self(batch.features), batch.labels)
+        log("train_loss", loss, onStep: true, onEpoch: true)
+        return loss
+    }
+
+    override func onTrainEpochEnd() throws {
+        log("epoch_lr", trainer?.optimizer?.paramGroups[0].learningRate ?? .nan)
+    }
+
+    override func configureLRSchedulers(optimizer: Optimizer) throws -> [LRSchedulerConfiguration] {
+        [LRSchedulerConfiguration(StepLR(optimizer, stepSize: 2, gamma: 0.8), interval: .step),
+         LRSchedulerConfiguration(ReduceLROnPlateau(optimizer, factor: 0.5, patience: 0), monitor: "val_loss"),
+         LRSchedulerConfiguration(ReduceLROnPlateau(optimizer, mode: .max, factor: 0.9, patience: 1), monitor: "val_loss",
+                                  interval: .step, strict: false)]
+    }
+}
+
+/// The callbacks of one run, in order: forwarding first, checkpointing last.
+struct ProbeCallbacks {
+    let counters = [Counter(what: .batches), Counter(what: .epochs)]
+    let stopper: EarlyStopping
+    let forwarder = MetricForwarder()
+
+    init() throws { stopper = try EarlyStopping(monitor: "val_loss", patience: 100) }
+
+    func list(saver: Callback? = nil) -> [Callback] {
+        [forwarder] + counters + [stopper] + (saver.map { [$0] } ?? [])
+    }
+
+    /// Each stateful callback's state, printed (checkpoint values compare by their printed form).
+    func states() throws -> [String] { try (counters + [stopper]).map { String(describing: try $0.stateDict()) } }
+}
+
+@Suite struct ExhaustiveResumeTests {
+    enum Validation: String, CaseIterable, CustomTestStringConvertible {
+        /// Every 3 batches counted across epochs: mid-epoch, and once at the last epoch's last batch.
+        case everyThreeBatches
+        /// At each epoch's end (after its last batch).
+        case atEpochEnd
+
+        var testDescription: String { rawValue }
+    }
+
+    func options(_ validation: Validation) -> Trainer.Options {
+        Trainer.Options(maxEpochs: 3, valCheckInterval: validation == .everyThreeBatches ? .batches(3) : nil,
+                        checkValEveryNEpoch: validation == .everyThreeBatches ? nil : 1, numSanityValSteps: 1,
+                        accumulateGradBatches: 2, logEveryNSteps: 1, enableCheckpointing: false)
+    }
+
+    /// 3 epochs × 5 batches with dropout, accumulation over 2, three schedulers, two Counters and
+    /// EarlyStopping: from a checkpoint at every point the run can be saved, a fresh trainer and a
+    /// differently initialised model end byte-identical to the uninterrupted run (weights, optimizer,
+    /// schedulers, callback states), and the loggers receive exactly the rest of its calls.
+    @Test(arguments: Validation.allCases) func resumeFromEveryPointIsExact(_ validation: Validation) throws {
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+
+        let straightLogger = RecordingLogger()
+        let straightCallbacks = try ProbeCallbacks()
+        let saver = SaveEverywhere(directory: directory, logger: straightLogger)
+        let straight = ResumeProbe(seed: 5)
+        let straightTrainer = try Trainer(options(validation), callbacks: straightCallbacks.list(saver: saver), loggers: [straightLogger])
+        try straightTrainer.fit(straight, data: try freshData())
+        #expect(straightTrainer.currentEpoch == 3)
+        #expect(straightTrainer.globalStep == 9)
+        let validations = validation == .everyThreeBatches ? 5 : 3
+        #expect(saver.points.count == 15 + validations + 3)
+
+        for point in saver.points {
+            let logger = RecordingLogger()
+            let callbacks = try ProbeCallbacks()
+            let resumed = ResumeProbe(seed: 77)
+            let trainer = try Trainer(options(validation), callbacks: callbacks.list(), loggers: [logger])
+            do {
+                try trainer.fit(resumed, data: try freshData(), ckptPath: point.file)
+            } catch {
+                Issue.record("resuming from \(point) failed: \(error)")
+                continue
+            }
+
+            #expect(weightBytes(resumed) == weightBytes(straight), "weights, resumed from \(point)")
+            #expect(trainer.optimizer?.stateDict() == straightTrainer.optimizer?.stateDict(), "optimizer, resumed from \(point)")
+            #expect(trainer.lrSchedulerConfigs.map { $0.stateDict() } == straightTrainer.lrSchedulerConfigs.map { $0.stateDict() },
+                    "schedulers, resumed from \(point)")
+            #expect(try callbacks.states() == straightCallbacks.states(), "callback states, resumed from \(point)")
+            #expect(trainer.progress.schedulerStep.total == straightTrainer.progress.schedulerStep.total, "scheduler steps, resumed from \(point)")
+            let expected = Array(straightLogger.entries[point.loggedBefore...])
+            #expect(logger.entries == expected, "logged metrics, resumed from \(point)")
+            if logger.entries != expected {
+                let firstDifference = zip(logger.entries, expected).enumerated().first { $0.element.0 != $0.element.1 }?.offset
+                    ?? min(logger.entries.count, expected.count)
+                Issue.record("from \(point): first difference at call \(firstDifference): got \(logger.entries.dropFirst(firstDifference).first.map(String.init(describing:)) ?? "nothing"), expected \(expected.dropFirst(firstDifference).first.map(String.init(describing:)) ?? "nothing")")
+            }
+        }
+    }
+}
