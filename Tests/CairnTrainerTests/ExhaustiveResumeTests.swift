@@ -42,10 +42,10 @@ final class MetricForwarder: Callback, @unchecked Sendable {
         try trainer.logMetrics(snapshot)
     }
 
-    // The previous epoch's means are final here; a resumed run repeats this hook mid-epoch (as
-    // Lightning), where there is nothing new to send.
+    // The previous epoch's means are final here; a run resumed mid-epoch repeats this hook (as
+    // Lightning), with nothing new to send.
     override func onTrainEpochStart(_ trainer: Trainer, _ module: TrainingModule) throws {
-        if trainer.progress.trainBatch.current.processed == 0 { try forward(trainer, "train_epoch_start", trainer.currentEpoch) }
+        if !trainer.restartingMidEpoch { try forward(trainer, "train_epoch_start", trainer.currentEpoch) }
     }
 
     override func onTrainBatchEnd(_ trainer: Trainer, _ module: TrainingModule, outputs: Tensor?, batch: Batch, batchIndex: Int) throws {
@@ -61,8 +61,9 @@ final class MetricForwarder: Callback, @unchecked Sendable {
     }
 }
 
-/// Saves a checkpoint at every point a run can be resumed from: after each train batch, after
-/// each validation and at each train epoch end; noting how many logger calls preceded each.
+/// Saves a checkpoint at every point a run can be resumed from: at each train batch's start and
+/// end, after each validation batch and each validation, and at each train epoch end; noting how
+/// many logger calls preceded each.
 final class SaveEverywhere: Callback, @unchecked Sendable {
     struct Point: CustomStringConvertible {
         var file: URL
@@ -96,6 +97,17 @@ final class SaveEverywhere: Callback, @unchecked Sendable {
 
     override func onValidationEnd(_ trainer: Trainer, _ module: TrainingModule) throws {
         if !trainer.isSanityChecking { try save(trainer, "validation end") }
+    }
+
+    // A batch in flight, as an exception checkpoint would catch it: the resume redoes the batch.
+    override func onTrainBatchStart(_ trainer: Trainer, _ module: TrainingModule, batch: Batch, batchIndex: Int) throws {
+        try save(trainer, "train batch start")
+    }
+
+    // Part-way through a validation: the resume runs the whole validation again.
+    override func onValidationBatchEnd(_ trainer: Trainer, _ module: TrainingModule, outputs: Tensor?, batch: Batch,
+                                       batchIndex: Int, dataloaderIndex: Int) throws {
+        if !trainer.isSanityChecking { try save(trainer, "validation batch \(batchIndex) end") }
     }
 
     override func onTrainEpochEnd(_ trainer: Trainer, _ module: TrainingModule) throws {
@@ -173,7 +185,8 @@ struct ProbeCallbacks {
         #expect(straightTrainer.currentEpoch == 3)
         #expect(straightTrainer.globalStep == 9)
         let validations = validation == .everyThreeBatches ? 5 : 3
-        #expect(saver.points.count == 15 + validations + 3)
+        // Per validation: two batches, then its end.
+        #expect(saver.points.count == 2 * 15 + 3 * validations + 3)
 
         for point in saver.points {
             let logger = RecordingLogger()
@@ -187,19 +200,102 @@ struct ProbeCallbacks {
                 continue
             }
 
-            #expect(weightBytes(resumed) == weightBytes(straight), "weights, resumed from \(point)")
-            #expect(trainer.optimizer?.stateDict() == straightTrainer.optimizer?.stateDict(), "optimizer, resumed from \(point)")
-            #expect(trainer.lrSchedulerConfigs.map { $0.stateDict() } == straightTrainer.lrSchedulerConfigs.map { $0.stateDict() },
-                    "schedulers, resumed from \(point)")
-            #expect(try callbacks.states() == straightCallbacks.states(), "callback states, resumed from \(point)")
-            #expect(trainer.progress.schedulerStep.total == straightTrainer.progress.schedulerStep.total, "scheduler steps, resumed from \(point)")
-            let expected = Array(straightLogger.entries[point.loggedBefore...])
-            #expect(logger.entries == expected, "logged metrics, resumed from \(point)")
-            if logger.entries != expected {
-                let firstDifference = zip(logger.entries, expected).enumerated().first { $0.element.0 != $0.element.1 }?.offset
-                    ?? min(logger.entries.count, expected.count)
-                Issue.record("from \(point): first difference at call \(firstDifference): got \(logger.entries.dropFirst(firstDifference).first.map(String.init(describing:)) ?? "nothing"), expected \(expected.dropFirst(firstDifference).first.map(String.init(describing:)) ?? "nothing")")
-            }
+            try expectSameEnd(trainer, resumed, callbacks, logger.entries,
+                              as: straightTrainer, straight, straightCallbacks, Array(straightLogger.entries[point.loggedBefore...]),
+                              "resumed from \(point)")
         }
+    }
+
+    /// Ctrl-C (the interrupt flag) after every train batch and every validation batch: the run
+    /// stops with OnExceptionCheckpoint's file, and resuming from it ends as the uninterrupted run,
+    /// the two runs' logger calls together being exactly the uninterrupted run's.
+    @Test(arguments: Validation.allCases) func resumeAfterAnInterruptAnywhereIsExact(_ validation: Validation) throws {
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let straightLogger = RecordingLogger()
+        let straightCallbacks = try ProbeCallbacks()
+        let straight = ResumeProbe(seed: 5)
+        let straightTrainer = try Trainer(options(validation), callbacks: straightCallbacks.list(), loggers: [straightLogger])
+        try straightTrainer.fit(straight, data: try freshData())
+
+        let validations = validation == .everyThreeBatches ? 5 : 3
+        let stops = (1...15).map { InterruptAt.trainBatch($0) } + (1...(2 * validations)).map { InterruptAt.validationBatch($0) }
+        for stop in stops {
+            let onException = try OnExceptionCheckpoint(dirpath: directory.path, filename: "interrupted")
+            let firstLogger = RecordingLogger()
+            let first = try Trainer(options(validation), callbacks: try ProbeCallbacks().list(saver: Interrupter(at: stop)) + [onException],
+                                    loggers: [firstLogger])
+            #expect(throws: TrainerError.interrupted(stage: .fit), "interrupt at \(stop)") {
+                try first.fit(ResumeProbe(seed: 5), data: try freshData())
+            }
+            let logger = RecordingLogger()
+            let callbacks = try ProbeCallbacks()
+            let resumed = ResumeProbe(seed: 77)
+            let trainer = try Trainer(options(validation), callbacks: callbacks.list(), loggers: [logger])
+            do {
+                try trainer.fit(resumed, data: try freshData(), ckptPath: onException.ckptPath)
+            } catch {
+                Issue.record("resuming after an interrupt at \(stop) failed: \(error)")
+                continue
+            }
+            try expectSameEnd(trainer, resumed, callbacks, firstLogger.entries + logger.entries,
+                              as: straightTrainer, straight, straightCallbacks, straightLogger.entries, "interrupted at \(stop)")
+        }
+    }
+
+    /// Weights, optimizer, schedulers, their counters and callback states byte-identical, and the same logger calls.
+    func expectSameEnd(_ trainer: Trainer, _ module: TrainingModule, _ callbacks: ProbeCallbacks, _ entries: [RecordingLogger.Entry],
+                       as straightTrainer: Trainer, _ straight: TrainingModule, _ straightCallbacks: ProbeCallbacks,
+                       _ expected: [RecordingLogger.Entry], _ context: String,
+                       sourceLocation: SourceLocation = #_sourceLocation) throws {
+        #expect(weightBytes(module) == weightBytes(straight), "weights, \(context)", sourceLocation: sourceLocation)
+        #expect(trainer.optimizer?.stateDict() == straightTrainer.optimizer?.stateDict(), "optimizer, \(context)", sourceLocation: sourceLocation)
+        #expect(trainer.lrSchedulerConfigs.map { $0.stateDict() } == straightTrainer.lrSchedulerConfigs.map { $0.stateDict() },
+                "schedulers, \(context)", sourceLocation: sourceLocation)
+        #expect(trainer.progress.schedulerStep.total == straightTrainer.progress.schedulerStep.total,
+                "scheduler steps, \(context)", sourceLocation: sourceLocation)
+        #expect(trainer.globalStep == straightTrainer.globalStep && trainer.currentEpoch == straightTrainer.currentEpoch,
+                "step and epoch, \(context)", sourceLocation: sourceLocation)
+        #expect(try callbacks.states() == straightCallbacks.states(), "callback states, \(context)", sourceLocation: sourceLocation)
+        guard entries != expected else { return }
+        let firstDifference = zip(entries, expected).enumerated().first { $0.element.0 != $0.element.1 }?.offset
+            ?? min(entries.count, expected.count)
+        func describe(_ list: [RecordingLogger.Entry]) -> String {
+            list.dropFirst(firstDifference).first.map(String.init(describing:)) ?? "nothing"
+        }
+        Issue.record("logged metrics, \(context): \(entries.count) calls against \(expected.count); first difference at call \(firstDifference): got \(describe(entries)), expected \(describe(expected))",
+                     sourceLocation: sourceLocation)
+    }
+}
+
+/// Where ``Interrupter`` raises the interrupt flag: after the run's n-th train or validation batch (1-based).
+enum InterruptAt: CustomStringConvertible {
+    case trainBatch(Int)
+    case validationBatch(Int)
+
+    var description: String {
+        switch self {
+        case let .trainBatch(count): "train batch \(count)"
+        case let .validationBatch(count): "validation batch \(count)"
+        }
+    }
+}
+
+/// Raises the trainer's interrupt flag once, as Ctrl-C would, at the end of the chosen batch.
+final class Interrupter: Callback, @unchecked Sendable {
+    let stop: InterruptAt
+    private var validationBatches = 0
+
+    init(at stop: InterruptAt) { self.stop = stop }
+
+    override func onTrainBatchEnd(_ trainer: Trainer, _ module: TrainingModule, outputs: Tensor?, batch: Batch, batchIndex: Int) throws {
+        if case let .trainBatch(count) = stop, trainer.progress.trainBatch.total.processed == count { trainer.interruptFlag.raise() }
+    }
+
+    override func onValidationBatchEnd(_ trainer: Trainer, _ module: TrainingModule, outputs: Tensor?, batch: Batch,
+                                       batchIndex: Int, dataloaderIndex: Int) throws {
+        guard !trainer.isSanityChecking else { return }
+        validationBatches += 1
+        if case let .validationBatch(count) = stop, validationBatches == count { trainer.interruptFlag.raise() }
     }
 }
