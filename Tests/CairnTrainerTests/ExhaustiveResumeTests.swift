@@ -158,13 +158,22 @@ struct ProbeCallbacks {
         case everyThreeBatches
         /// At each epoch's end (after its last batch).
         case atEpochEnd
+        /// Every 3 batches, with `maxSteps` 7 ending fit at the second batch of the last epoch,
+        /// which still ends (its end hooks and means) in the uninterrupted run.
+        case untilMaxSteps
 
         var testDescription: String { rawValue }
+
+        /// Train batches the uninterrupted run processes.
+        var trainBatches: Int { self == .untilMaxSteps ? 12 : 15 }
+        /// Validations it runs (each of two batches).
+        var validations: Int { self == .atEpochEnd ? 3 : trainBatches / 3 }
     }
 
     func options(_ validation: Validation) -> Trainer.Options {
-        Trainer.Options(maxEpochs: 3, valCheckInterval: validation == .everyThreeBatches ? .batches(3) : nil,
-                        checkValEveryNEpoch: validation == .everyThreeBatches ? nil : 1, numSanityValSteps: 1,
+        Trainer.Options(maxEpochs: 3, maxSteps: validation == .untilMaxSteps ? 7 : nil,
+                        valCheckInterval: validation == .atEpochEnd ? nil : .batches(3),
+                        checkValEveryNEpoch: validation == .atEpochEnd ? 1 : nil, numSanityValSteps: 1,
                         accumulateGradBatches: 2, logEveryNSteps: 1, enableCheckpointing: false)
     }
 
@@ -183,10 +192,9 @@ struct ProbeCallbacks {
         let straightTrainer = try Trainer(options(validation), callbacks: straightCallbacks.list(saver: saver), loggers: [straightLogger])
         try straightTrainer.fit(straight, data: try freshData())
         #expect(straightTrainer.currentEpoch == 3)
-        #expect(straightTrainer.globalStep == 9)
-        let validations = validation == .everyThreeBatches ? 5 : 3
-        // Per validation: two batches, then its end.
-        #expect(saver.points.count == 2 * 15 + 3 * validations + 3)
+        #expect(straightTrainer.globalStep == (validation == .untilMaxSteps ? 7 : 9))
+        // Each train batch's start and end; per validation two batches, then its end; each epoch's end.
+        #expect(saver.points.count == 2 * validation.trainBatches + 3 * validation.validations + 3)
 
         for point in saver.points {
             let logger = RecordingLogger()
@@ -218,8 +226,8 @@ struct ProbeCallbacks {
         let straightTrainer = try Trainer(options(validation), callbacks: straightCallbacks.list(), loggers: [straightLogger])
         try straightTrainer.fit(straight, data: try freshData())
 
-        let validations = validation == .everyThreeBatches ? 5 : 3
-        let stops = (1...15).map { InterruptAt.trainBatch($0) } + (1...(2 * validations)).map { InterruptAt.validationBatch($0) }
+        let stops = (1...validation.trainBatches).map { InterruptAt.trainBatch($0) }
+            + (1...(2 * validation.validations)).map { InterruptAt.validationBatch($0) }
         for stop in stops {
             let onException = try OnExceptionCheckpoint(dirpath: directory.path, filename: "interrupted")
             let firstLogger = RecordingLogger()
