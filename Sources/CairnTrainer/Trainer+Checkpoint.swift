@@ -21,10 +21,10 @@ extension Trainer {
         for (name, tensor) in module.stateDict() { weights[.string(name)] = .tensor(CheckpointTensor(tensor)) }
         var loops = progress.checkpointValue
         if let trainLoader, case var .dictionary(fitLoop)? = loops["/fit_loop"], case var .dictionary(root) = loops {
-            let batchInFlight = progress.trainBatch.current.ready > progress.trainBatch.current.processed
-            let loaderState = batchInFlight ? trainLoaderStateBeforeBatch ?? trainLoader.stateDict() : trainLoader.stateDict()
+            let loaderState = trainBatchInFlight ? trainLoaderStateBeforeBatch ?? trainLoader.stateDict() : trainLoader.stateDict()
             fitLoop["state_dict"] = .dictionary(["combined_loader": .list([CheckpointValue(loaderState)])])
-            fitLoop["epoch_loop._results"] = metrics.checkpointValue
+            // A redone batch logs again, so its values must not be in the sums already.
+            fitLoop["epoch_loop._results"] = (trainBatchInFlight ? metricsBeforeBatch ?? metrics : metrics).checkpointValue
             root["fit_loop"] = .dictionary(fitLoop)
             loops = .dictionary(root)
         }
@@ -46,7 +46,7 @@ extension Trainer {
         }
         if let hyperparameters = module.hyperparameters { tree["hyper_parameters"] = hyperparameters }
         if let dataState = try dataModule?.stateDict() { tree["datamodule"] = dataState }
-        if !weightsOnly { tree["rng_states"] = rngStates(of: module) }
+        if !weightsOnly { tree["rng_states"] = rngStates(of: module, batchInFlight: trainBatchInFlight) }
         var checkpoint = CheckpointValue.dictionary(tree)
         if !weightsOnly {
             for callback in callbacks { try callback.onSaveCheckpoint(self, module, checkpoint: &checkpoint) }
@@ -77,16 +77,33 @@ extension Trainer {
                 + "writes), so fit cannot resume from it; use it with validate, test or predict, or load its state_dict into the module")
     }
 
+    /// A training batch has started and is not processed: a checkpoint now resumes by redoing it.
+    var trainBatchInFlight: Bool { progress.trainBatch.current.ready > progress.trainBatch.current.processed }
+
     /// `{"trainer": words, "dropout": {module path: words}}`; words are stored bit-for-bit as Int64.
-    private func rngStates(of module: TrainingModule) -> CheckpointValue {
+    /// With a batch in flight, the generators as they were before it: the resume redoes the batch,
+    /// which must draw the same dropout masks again.
+    private func rngStates(of module: TrainingModule, batchInFlight: Bool) -> CheckpointValue {
         func words(_ generator: RandomGenerator) -> CheckpointValue {
             .list(generator.state.map { .int(Int64(bitPattern: $0)) })
         }
+        let before = batchInFlight ? generatorsBeforeBatch : nil
         var dropouts = OrderedDictionary<CheckpointKey, CheckpointValue>()
         for (name, child) in module.namedModules() {
-            if let dropout = child as? Dropout { dropouts[.string(name)] = words(dropout.rng) }
+            guard let dropout = child as? Dropout else { continue }
+            let saved = before?.dropouts.first { $0.module === dropout }?.generator
+            dropouts[.string(name)] = words(saved ?? dropout.rng)
         }
-        return .dictionary(["trainer": words(rng), "dropout": .dictionary(dropouts)])
+        return .dictionary(["trainer": words(before?.trainer ?? rng), "dropout": .dictionary(dropouts)])
+    }
+
+    /// Notes the generators (see ``rngStates(of:batchInFlight:)``) and the logged metrics before a
+    /// training batch; the module's dropouts are found once per fit.
+    func recordGeneratorsBeforeBatch(of module: TrainingModule) {
+        let dropouts = fitDropouts ?? module.namedModules().compactMap { $0.module as? Dropout }
+        fitDropouts = dropouts
+        generatorsBeforeBatch = (rng, dropouts.map { ($0, $0.rng) })
+        metricsBeforeBatch = metrics
     }
 
     func loadCheckpointTree(_ url: URL) throws -> CheckpointValue {

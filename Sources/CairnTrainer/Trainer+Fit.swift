@@ -114,6 +114,7 @@ extension Trainer {
             let batchIndex = progress.trainBatch.current.processed
             guard batchIndex < batchCount else { return reachedLastBatch }
             trainLoaderStateBeforeBatch = loader.stateDict()
+            recordGeneratorsBeforeBatch(of: module)
             guard let batch = loader.nextBatch() else { return reachedLastBatch }
             let isLastBatch = batchIndex == batchCount - 1
             progress.trainBatch.incrementReady()
@@ -134,6 +135,7 @@ extension Trainer {
             let accumulating = isAccumulating(batchIndex: batchIndex, isLastBatch: isLastBatch)
             accumulationWindowOpen = accumulating
             batchGradientPending = false
+            gradientsBeforeBatch = nil
             try updateLRSchedulers(.step, plateau: false, batchIndex: batchIndex, accumulating: accumulating)
             if isLastBatch { try updateLRSchedulers(.epoch, plateau: false, batchIndex: batchIndex) }
             for callback in callbacks {
@@ -210,6 +212,9 @@ extension Trainer {
             progress.zeroGrad.incrementCompleted()
         }
         let scaledLoss = accumulate == 1 ? loss : loss / Float(accumulate)
+        // A checkpoint written before this batch is processed resumes by redoing it: it must hold
+        // the window's sum without this batch's share.
+        if accumulationWindowOpen, batchIndex % accumulate != 0 { recordGradientsBeforeBatch(of: module) }
         for callback in callbacks { try callback.onBeforeBackward(self, module, loss: scaledLoss) }
         try module.onBeforeBackward(loss: scaledLoss)
         scaledLoss.backward()

@@ -5,6 +5,7 @@ import CairnOptim
 import CairnTensor
 import Foundation
 import Logging
+import OrderedCollections
 
 /// Runs a ``TrainingModule`` over a ``DataModule``: fit, validate, test and predict, with
 /// Lightning's loops, hook order (see <doc:Hooks>) and checkpoints.
@@ -183,10 +184,18 @@ public final class Trainer: @unchecked Sendable {
     /// The batch in flight has run backward but is not processed yet, so the gradients hold a
     /// contribution that a resume (which redoes that batch) would add a second time.
     var batchGradientPending = false
+    /// The open window's gradients before the batch in flight (see ``recordGradientsBeforeBatch(of:)``).
+    var gradientsBeforeBatch: OrderedDictionary<String, Tensor>?
     var pendingTrainLoaderState: StateValue?
     /// The train loader's state before the batch in flight: a checkpoint written while that batch
     /// is unfinished (on an exception) must resume at it, not after it.
     var trainLoaderStateBeforeBatch: StateValue?
+    /// The generators before the training batch in flight, for the same reason.
+    var generatorsBeforeBatch: (trainer: RandomGenerator, dropouts: [(module: Dropout, generator: RandomGenerator)])?
+    /// The logged metrics before the training batch in flight (a copy-on-write value: no copy unless the batch logs).
+    var metricsBeforeBatch: LoggedMetrics?
+    /// The module's dropout layers, found at the first batch of a fit.
+    var fitDropouts: [Dropout]?
     var trainingStartedAt: ContinuousClock.Instant?
 
     /// Epochs finished (Lightning's `current_epoch`).
@@ -309,6 +318,10 @@ public final class Trainer: @unchecked Sendable {
         restartingAtEpochEnd = false
         accumulationWindowOpen = false
         batchGradientPending = false
+        gradientsBeforeBatch = nil
+        generatorsBeforeBatch = nil
+        metricsBeforeBatch = nil
+        fitDropouts = nil
         let signalHandler = options.handlesInterruptSignal ? InterruptSignalHandler(flag: interruptFlag) : nil
         defer {
             withExtendedLifetime(signalHandler) {}

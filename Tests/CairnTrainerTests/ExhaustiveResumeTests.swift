@@ -61,9 +61,9 @@ final class MetricForwarder: Callback, @unchecked Sendable {
     }
 }
 
-/// Saves a checkpoint at every point a run can be resumed from: at each train batch's start and
-/// end, after each validation batch and each validation, and at each train epoch end; noting how
-/// many logger calls preceded each.
+/// Saves a checkpoint at every point a run can be resumed from: at each train batch's start,
+/// after its backward pass, before its optimizer step and at its end, after each validation batch
+/// and each validation, and at each train epoch end; noting how many logger calls preceded each.
 final class SaveEverywhere: Callback, @unchecked Sendable {
     struct Point: CustomStringConvertible {
         var file: URL
@@ -102,6 +102,16 @@ final class SaveEverywhere: Callback, @unchecked Sendable {
     // A batch in flight, as an exception checkpoint would catch it: the resume redoes the batch.
     override func onTrainBatchStart(_ trainer: Trainer, _ module: TrainingModule, batch: Batch, batchIndex: Int) throws {
         try save(trainer, "train batch start")
+    }
+
+    // After backward, the batch's share already in the gradients: the resume redoes the batch
+    // from the window's sum before it.
+    override func onAfterBackward(_ trainer: Trainer, _ module: TrainingModule) throws {
+        try save(trainer, "after backward")
+    }
+
+    override func onBeforeOptimizerStep(_ trainer: Trainer, _ module: TrainingModule, optimizer: Optimizer) throws {
+        try save(trainer, "before optimizer step")
     }
 
     // Part-way through a validation: the resume runs the whole validation again.
@@ -193,8 +203,9 @@ struct ProbeCallbacks {
         try straightTrainer.fit(straight, data: try freshData())
         #expect(straightTrainer.currentEpoch == 3)
         #expect(straightTrainer.globalStep == (validation == .untilMaxSteps ? 7 : 9))
-        // Each train batch's start and end; per validation two batches, then its end; each epoch's end.
-        #expect(saver.points.count == 2 * validation.trainBatches + 3 * validation.validations + 3)
+        // Each train batch's start, backward and end, each optimizer step; per validation two
+        // batches, then its end; each epoch's end.
+        #expect(saver.points.count == 3 * validation.trainBatches + straightTrainer.globalStep + 3 * validation.validations + 3)
 
         for point in saver.points {
             let logger = RecordingLogger()
