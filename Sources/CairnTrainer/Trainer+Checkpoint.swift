@@ -24,6 +24,12 @@ extension Trainer {
             let loaderState = trainBatchInFlight ? trainLoaderStateBeforeBatch ?? trainLoader.stateDict() : trainLoader.stateDict()
             fitLoop["state_dict"] = .dictionary(["combined_loader": .list([CheckpointValue(loaderState)])])
             // A redone batch logs again, so its values must not be in the sums already.
+            // Lightning does not save a requested stop, so its resumed run trains on until the
+            // next check asks again; Cairn stops where the uninterrupted run stopped.
+            if case var .dictionary(epochLoop)? = fitLoop["epoch_loop.state_dict"] {
+                epochLoop["_should_stop"] = .bool(shouldStop)
+                fitLoop["epoch_loop.state_dict"] = .dictionary(epochLoop)
+            }
             fitLoop["epoch_loop._results"] = (trainBatchInFlight ? metricsBeforeBatch ?? metrics : metrics).checkpointValue
             root["fit_loop"] = .dictionary(fitLoop)
             loops = .dictionary(root)
@@ -204,6 +210,7 @@ extension Trainer {
             restored.epoch.total.completed -= 1
         }
         progress = restored
+        if case let .bool(stop)? = loops["/fit_loop/epoch_loop.state_dict/_should_stop"] { shouldStop = stop }
         if let results = checkpoint["/loops/fit_loop/epoch_loop._results"] {
             metrics = try LoggedMetrics(results, path: "/loops/fit_loop/epoch_loop._results")
         }

@@ -152,7 +152,11 @@ struct ProbeCallbacks {
     let stopper: EarlyStopping
     let forwarder = MetricForwarder()
 
-    init() throws { stopper = try EarlyStopping(monitor: "val_loss", patience: 100) }
+    /// With `stopsEarly`, EarlyStopping wants val_loss to rise: the second validation stops the run.
+    init(stopsEarly: Bool = false) throws {
+        stopper = stopsEarly ? try EarlyStopping(monitor: "val_loss", patience: 1, mode: .max)
+            : try EarlyStopping(monitor: "val_loss", patience: 100)
+    }
 
     func list(saver: Callback? = nil) -> [Callback] {
         [forwarder] + counters + [stopper] + (saver.map { [$0] } ?? [])
@@ -171,13 +175,28 @@ struct ProbeCallbacks {
         /// Every 3 batches, with `maxSteps` 7 ending fit at the second batch of the last epoch,
         /// which still ends (its end hooks and means) in the uninterrupted run.
         case untilMaxSteps
+        /// Every 3 batches, with EarlyStopping ending fit after the second validation (the first
+        /// batch of the second epoch), which still ends that epoch.
+        case stoppedEarly
 
         var testDescription: String { rawValue }
 
         /// Train batches the uninterrupted run processes.
-        var trainBatches: Int { self == .untilMaxSteps ? 12 : 15 }
+        var trainBatches: Int {
+            switch self {
+            case .everyThreeBatches, .atEpochEnd: 15
+            case .untilMaxSteps: 12
+            case .stoppedEarly: 6
+            }
+        }
         /// Validations it runs (each of two batches).
         var validations: Int { self == .atEpochEnd ? 3 : trainBatches / 3 }
+        /// Epochs it completes.
+        var epochs: Int { self == .stoppedEarly ? 2 : 3 }
+        /// Its optimizer steps (accumulating over 2 of 5 batches: after the 2nd, 4th and 5th).
+        var steps: Int { [.untilMaxSteps: 7, .stoppedEarly: 3][self] ?? 9 }
+
+        func callbacks() throws -> ProbeCallbacks { try ProbeCallbacks(stopsEarly: self == .stoppedEarly) }
     }
 
     func options(_ validation: Validation) -> Trainer.Options {
@@ -196,20 +215,20 @@ struct ProbeCallbacks {
         defer { try? FileManager.default.removeItem(at: directory) }
 
         let straightLogger = RecordingLogger()
-        let straightCallbacks = try ProbeCallbacks()
+        let straightCallbacks = try validation.callbacks()
         let saver = SaveEverywhere(directory: directory, logger: straightLogger)
         let straight = ResumeProbe(seed: 5)
         let straightTrainer = try Trainer(options(validation), callbacks: straightCallbacks.list(saver: saver), loggers: [straightLogger])
         try straightTrainer.fit(straight, data: try freshData())
-        #expect(straightTrainer.currentEpoch == 3)
-        #expect(straightTrainer.globalStep == (validation == .untilMaxSteps ? 7 : 9))
+        #expect(straightTrainer.currentEpoch == validation.epochs)
+        #expect(straightTrainer.globalStep == validation.steps)
         // Each train batch's start, backward and end, each optimizer step; per validation two
         // batches, then its end; each epoch's end.
-        #expect(saver.points.count == 3 * validation.trainBatches + straightTrainer.globalStep + 3 * validation.validations + 3)
+        #expect(saver.points.count == 3 * validation.trainBatches + straightTrainer.globalStep + 3 * validation.validations + validation.epochs)
 
         for point in saver.points {
             let logger = RecordingLogger()
-            let callbacks = try ProbeCallbacks()
+            let callbacks = try validation.callbacks()
             let resumed = ResumeProbe(seed: 77)
             let trainer = try Trainer(options(validation), callbacks: callbacks.list(), loggers: [logger])
             do {
@@ -232,7 +251,7 @@ struct ProbeCallbacks {
         let directory = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
         let straightLogger = RecordingLogger()
-        let straightCallbacks = try ProbeCallbacks()
+        let straightCallbacks = try validation.callbacks()
         let straight = ResumeProbe(seed: 5)
         let straightTrainer = try Trainer(options(validation), callbacks: straightCallbacks.list(), loggers: [straightLogger])
         try straightTrainer.fit(straight, data: try freshData())
@@ -242,13 +261,13 @@ struct ProbeCallbacks {
         for stop in stops {
             let onException = try OnExceptionCheckpoint(dirpath: directory.path, filename: "interrupted")
             let firstLogger = RecordingLogger()
-            let first = try Trainer(options(validation), callbacks: try ProbeCallbacks().list(saver: Interrupter(at: stop)) + [onException],
+            let first = try Trainer(options(validation), callbacks: try validation.callbacks().list(saver: Interrupter(at: stop)) + [onException],
                                     loggers: [firstLogger])
             #expect(throws: TrainerError.interrupted(stage: .fit), "interrupt at \(stop)") {
                 try first.fit(ResumeProbe(seed: 5), data: try freshData())
             }
             let logger = RecordingLogger()
-            let callbacks = try ProbeCallbacks()
+            let callbacks = try validation.callbacks()
             let resumed = ResumeProbe(seed: 77)
             let trainer = try Trainer(options(validation), callbacks: callbacks.list(), loggers: [logger])
             do {
