@@ -93,22 +93,27 @@ extension Trainer {
         func words(_ generator: RandomGenerator) -> CheckpointValue {
             .list(generator.state.map { .int(Int64(bitPattern: $0)) })
         }
-        let before = batchInFlight ? generatorsBeforeBatch : nil
         var dropouts = OrderedDictionary<CheckpointKey, CheckpointValue>()
         for (name, child) in module.namedModules() {
             guard let dropout = child as? Dropout else { continue }
-            let saved = before?.dropouts.first { $0.module === dropout }?.generator
-            dropouts[.string(name)] = words(saved ?? dropout.rng)
+            var generator = dropout.rng
+            if batchInFlight, let position = fitDropouts?.firstIndex(where: { $0 === dropout }),
+               position < dropoutGeneratorsBeforeBatch.count {
+                generator = dropoutGeneratorsBeforeBatch[position]
+            }
+            dropouts[.string(name)] = words(generator)
         }
-        return .dictionary(["trainer": words(before?.trainer ?? rng), "dropout": .dictionary(dropouts)])
+        let trainerGenerator = batchInFlight ? rngBeforeBatch ?? rng : rng
+        return .dictionary(["trainer": words(trainerGenerator), "dropout": .dictionary(dropouts)])
     }
 
     /// Notes the generators (see ``rngStates(of:batchInFlight:)``) and the logged metrics before a
-    /// training batch; the module's dropouts are found once per fit.
-    func recordGeneratorsBeforeBatch(of module: TrainingModule) {
-        let dropouts = fitDropouts ?? module.namedModules().compactMap { $0.module as? Dropout }
-        fitDropouts = dropouts
-        generatorsBeforeBatch = (rng, dropouts.map { ($0, $0.rng) })
+    /// training batch; the module's dropouts are found once per fit. Runs every batch, so it only
+    /// copies values (the metrics are copy-on-write: no copy unless the batch logs).
+    func recordStateBeforeBatch(of module: TrainingModule) {
+        if fitDropouts == nil { fitDropouts = module.namedModules().compactMap { $0.module as? Dropout } }
+        rngBeforeBatch = rng
+        if let fitDropouts, !fitDropouts.isEmpty { dropoutGeneratorsBeforeBatch = fitDropouts.map(\.rng) }
         metricsBeforeBatch = metrics
     }
 

@@ -114,7 +114,7 @@ extension Trainer {
             let batchIndex = progress.trainBatch.current.processed
             guard batchIndex < batchCount else { return reachedLastBatch }
             trainLoaderStateBeforeBatch = loader.stateDict()
-            recordGeneratorsBeforeBatch(of: module)
+            recordStateBeforeBatch(of: module)
             guard let batch = loader.nextBatch() else { return reachedLastBatch }
             let isLastBatch = batchIndex == batchCount - 1
             progress.trainBatch.incrementReady()

@@ -190,8 +190,9 @@ public final class Trainer: @unchecked Sendable {
     /// The train loader's state before the batch in flight: a checkpoint written while that batch
     /// is unfinished (on an exception) must resume at it, not after it.
     var trainLoaderStateBeforeBatch: StateValue?
-    /// The generators before the training batch in flight, for the same reason.
-    var generatorsBeforeBatch: (trainer: RandomGenerator, dropouts: [(module: Dropout, generator: RandomGenerator)])?
+    /// The generators before the training batch in flight, for the same reason: ``rng``, then each of ``fitDropouts``.
+    var rngBeforeBatch: RandomGenerator?
+    var dropoutGeneratorsBeforeBatch: [RandomGenerator] = []
     /// The logged metrics before the training batch in flight (a copy-on-write value: no copy unless the batch logs).
     var metricsBeforeBatch: LoggedMetrics?
     /// The module's dropout layers, found at the first batch of a fit.
@@ -319,7 +320,8 @@ public final class Trainer: @unchecked Sendable {
         accumulationWindowOpen = false
         batchGradientPending = false
         gradientsBeforeBatch = nil
-        generatorsBeforeBatch = nil
+        rngBeforeBatch = nil
+        dropoutGeneratorsBeforeBatch = []
         metricsBeforeBatch = nil
         fitDropouts = nil
         let signalHandler = options.handlesInterruptSignal ? InterruptSignalHandler(flag: interruptFlag) : nil
