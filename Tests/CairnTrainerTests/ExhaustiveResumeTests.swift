@@ -199,11 +199,45 @@ struct ProbeCallbacks {
         func callbacks() throws -> ProbeCallbacks { try ProbeCallbacks(stopsEarly: self == .stoppedEarly) }
     }
 
-    func options(_ validation: Validation) -> Trainer.Options {
+    static func options(_ validation: Validation) -> Trainer.Options {
         Trainer.Options(maxEpochs: 3, maxSteps: validation == .untilMaxSteps ? 7 : nil,
                         valCheckInterval: validation == .atEpochEnd ? nil : .batches(3),
                         checkValEveryNEpoch: validation == .atEpochEnd ? 1 : nil, numSanityValSteps: 1,
                         accumulateGradBatches: 2, logEveryNSteps: 1, enableCheckpointing: false)
+    }
+
+    /// One fit of a ``ResumeProbe`` with the scenario's options and callbacks (and `extra` ones
+    /// after them), recording its logger calls.
+    struct ProbeRun {
+        let trainer: Trainer
+        let module: ResumeProbe
+        let callbacks: ProbeCallbacks
+        let logger: RecordingLogger
+
+        /// Resumed runs start from another initialisation (`seed` 77) than fresh ones (5), so only
+        /// the restore can make them agree.
+        init(_ validation: Validation, extra: [Callback] = [], seed: UInt64 = 5, logger: RecordingLogger = RecordingLogger()) throws {
+            module = ResumeProbe(seed: seed)
+            self.logger = logger
+            callbacks = try validation.callbacks()
+            trainer = try Trainer(ExhaustiveResumeTests.options(validation), callbacks: callbacks.list() + extra, loggers: [logger])
+        }
+
+        func fit(ckptPath: URL? = nil) throws {
+            try trainer.fit(module, data: try freshData(), ckptPath: ckptPath.map { .path($0) })
+        }
+
+        /// A fresh run resumed from `file`, or nil (with the failure recorded) when it throws.
+        static func resumed(_ validation: Validation, from file: URL, _ context: String) throws -> ProbeRun? {
+            let run = try ProbeRun(validation, seed: 77)
+            do {
+                try run.fit(ckptPath: file)
+            } catch {
+                Issue.record("\(context): the resumed fit failed: \(error)")
+                return nil
+            }
+            return run
+        }
     }
 
     /// 3 epochs × 5 batches with dropout, accumulation over 2, three schedulers, two Counters and
@@ -213,34 +247,20 @@ struct ProbeCallbacks {
     @Test(arguments: Validation.allCases) func resumeFromEveryPointIsExact(_ validation: Validation) throws {
         let directory = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
-
         let straightLogger = RecordingLogger()
-        let straightCallbacks = try validation.callbacks()
         let saver = SaveEverywhere(directory: directory, logger: straightLogger)
-        let straight = ResumeProbe(seed: 5)
-        let straightTrainer = try Trainer(options(validation), callbacks: straightCallbacks.list(saver: saver), loggers: [straightLogger])
-        try straightTrainer.fit(straight, data: try freshData())
-        #expect(straightTrainer.currentEpoch == validation.epochs)
-        #expect(straightTrainer.globalStep == validation.steps)
+        let straight = try ProbeRun(validation, extra: [saver], logger: straightLogger)
+        try straight.fit()
+        #expect(straight.trainer.currentEpoch == validation.epochs)
+        #expect(straight.trainer.globalStep == validation.steps)
         // Each train batch's start, backward and end, each optimizer step; per validation two
         // batches, then its end; each epoch's end.
-        #expect(saver.points.count == 3 * validation.trainBatches + straightTrainer.globalStep + 3 * validation.validations + validation.epochs)
+        #expect(saver.points.count == 3 * validation.trainBatches + validation.steps + 3 * validation.validations + validation.epochs)
 
         for point in saver.points {
-            let logger = RecordingLogger()
-            let callbacks = try validation.callbacks()
-            let resumed = ResumeProbe(seed: 77)
-            let trainer = try Trainer(options(validation), callbacks: callbacks.list(), loggers: [logger])
-            do {
-                try trainer.fit(resumed, data: try freshData(), ckptPath: point.file)
-            } catch {
-                Issue.record("resuming from \(point) failed: \(error)")
-                continue
-            }
-
-            try expectSameEnd(trainer, resumed, callbacks, logger.entries,
-                              as: straightTrainer, straight, straightCallbacks, Array(straightLogger.entries[point.loggedBefore...]),
-                              "resumed from \(point)")
+            guard let resumed = try ProbeRun.resumed(validation, from: point.file, "resumed from \(point)") else { continue }
+            try expectSameEnd(resumed, resumed.logger.entries, as: straight,
+                              Array(straight.logger.entries[point.loggedBefore...]), "resumed from \(point)")
         }
     }
 
@@ -250,43 +270,27 @@ struct ProbeCallbacks {
     @Test(arguments: Validation.allCases) func resumeAfterAnInterruptAnywhereIsExact(_ validation: Validation) throws {
         let directory = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
-        let straightLogger = RecordingLogger()
-        let straightCallbacks = try validation.callbacks()
-        let straight = ResumeProbe(seed: 5)
-        let straightTrainer = try Trainer(options(validation), callbacks: straightCallbacks.list(), loggers: [straightLogger])
-        try straightTrainer.fit(straight, data: try freshData())
+        let straight = try ProbeRun(validation)
+        try straight.fit()
 
         let stops = (1...validation.trainBatches).map { InterruptAt.trainBatch($0) }
             + (1...(2 * validation.validations)).map { InterruptAt.validationBatch($0) }
         for stop in stops {
             let onException = try OnExceptionCheckpoint(dirpath: directory.path, filename: "interrupted")
-            let firstLogger = RecordingLogger()
-            let first = try Trainer(options(validation), callbacks: try validation.callbacks().list(saver: Interrupter(at: stop)) + [onException],
-                                    loggers: [firstLogger])
-            #expect(throws: TrainerError.interrupted(stage: .fit), "interrupt at \(stop)") {
-                try first.fit(ResumeProbe(seed: 5), data: try freshData())
-            }
-            let logger = RecordingLogger()
-            let callbacks = try validation.callbacks()
-            let resumed = ResumeProbe(seed: 77)
-            let trainer = try Trainer(options(validation), callbacks: callbacks.list(), loggers: [logger])
-            do {
-                try trainer.fit(resumed, data: try freshData(), ckptPath: onException.ckptPath)
-            } catch {
-                Issue.record("resuming after an interrupt at \(stop) failed: \(error)")
-                continue
-            }
-            try expectSameEnd(trainer, resumed, callbacks, firstLogger.entries + logger.entries,
-                              as: straightTrainer, straight, straightCallbacks, straightLogger.entries, "interrupted at \(stop)")
+            let first = try ProbeRun(validation, extra: [Interrupter(at: stop), onException])
+            #expect(throws: TrainerError.interrupted(stage: .fit), "interrupt at \(stop)") { try first.fit() }
+            guard let resumed = try ProbeRun.resumed(validation, from: onException.ckptPath, "interrupted at \(stop)") else { continue }
+            try expectSameEnd(resumed, first.logger.entries + resumed.logger.entries, as: straight,
+                              straight.logger.entries, "interrupted at \(stop)")
         }
     }
 
     /// Weights, optimizer, schedulers, their counters and callback states byte-identical, and the same logger calls.
-    func expectSameEnd(_ trainer: Trainer, _ module: TrainingModule, _ callbacks: ProbeCallbacks, _ entries: [RecordingLogger.Entry],
-                       as straightTrainer: Trainer, _ straight: TrainingModule, _ straightCallbacks: ProbeCallbacks,
+    func expectSameEnd(_ run: ProbeRun, _ entries: [RecordingLogger.Entry], as straight: ProbeRun,
                        _ expected: [RecordingLogger.Entry], _ context: String,
                        sourceLocation: SourceLocation = #_sourceLocation) throws {
-        #expect(weightBytes(module) == weightBytes(straight), "weights, \(context)", sourceLocation: sourceLocation)
+        let (trainer, straightTrainer) = (run.trainer, straight.trainer)
+        #expect(weightBytes(run.module) == weightBytes(straight.module), "weights, \(context)", sourceLocation: sourceLocation)
         #expect(trainer.optimizer?.stateDict() == straightTrainer.optimizer?.stateDict(), "optimizer, \(context)", sourceLocation: sourceLocation)
         #expect(trainer.lrSchedulerConfigs.map { $0.stateDict() } == straightTrainer.lrSchedulerConfigs.map { $0.stateDict() },
                 "schedulers, \(context)", sourceLocation: sourceLocation)
@@ -294,7 +298,7 @@ struct ProbeCallbacks {
                 "scheduler steps, \(context)", sourceLocation: sourceLocation)
         #expect(trainer.globalStep == straightTrainer.globalStep && trainer.currentEpoch == straightTrainer.currentEpoch,
                 "step and epoch, \(context)", sourceLocation: sourceLocation)
-        #expect(try callbacks.states() == straightCallbacks.states(), "callback states, \(context)", sourceLocation: sourceLocation)
+        #expect(try run.callbacks.states() == straight.callbacks.states(), "callback states, \(context)", sourceLocation: sourceLocation)
         guard entries != expected else { return }
         let firstDifference = zip(entries, expected).enumerated().first { $0.element.0 != $0.element.1 }?.offset
             ?? min(entries.count, expected.count)
