@@ -131,7 +131,8 @@ public final class Trainer: @unchecked Sendable {
 
     /// The options given at creation, with the limits ``Options/fastDevRun`` implies applied.
     public let options: Options
-    /// The callbacks, in the order their hooks run.
+    /// The callbacks, in the order their hooks run: as given, with ModelCheckpoint and
+    /// OnExceptionCheckpoint instances moved to the end (as Lightning).
     public let callbacks: [Callback]
     /// Where the run's metrics and hyper-parameters are recorded.
     public let loggers: [any ExperimentLogger]
@@ -216,7 +217,11 @@ public final class Trainer: @unchecked Sendable {
         if options.enableCheckpointing, !callbacks.contains(where: { $0 is ModelCheckpoint }) {
             callbacks.append(try ModelCheckpoint())
         }
-        self.callbacks = callbacks
+        // As Lightning's `_reorder_callbacks`: checkpointing callbacks run after all others (in
+        // their given order), so a file written in a hook holds every other callback's work for
+        // that hook, which a resume then neither repeats nor misses.
+        let writesCheckpoints = { (callback: Callback) in callback is ModelCheckpoint || callback is OnExceptionCheckpoint }
+        self.callbacks = callbacks.filter { !writesCheckpoints($0) } + callbacks.filter(writesCheckpoints)
         self.loggers = loggers
         self.logger = logger
         rng = RandomGenerator(seed: options.seed ?? 0)
