@@ -36,16 +36,23 @@ public struct LoggedMetrics: Sendable {
     /// Publishes the weighted means of the epoch just ended (`name`, and `name_epoch` when
     /// the metric was also logged per step) and starts a new epoch.
     mutating func finishEpoch(_ phase: MetricPhase) {
+        publishEpoch(phase, toLoggers: true)
+        epochSums[phase] = nil
+    }
+
+    /// Makes the running means of `phase` visible to callbacks (and, with `toLoggers`, to the
+    /// loggers) without ending the epoch: Lightning computes `callback_metrics` on access once the
+    /// epoch's end is reached, so the epoch-end hooks see this epoch's means.
+    mutating func publishEpoch(_ phase: MetricPhase, toLoggers: Bool = false) {
         for (name, sums) in epochSums[phase] ?? [:] {
             let mean = sums.weightedSum / sums.weight
             let alsoPerStep = callbackMetrics["\(name)_step"] != nil
             let key = alsoPerStep ? "\(name)_epoch" : name
             callbackMetrics[key] = mean
-            loggedMetrics[key] = mean
+            if toLoggers { loggedMetrics[key] = mean }
             if alsoPerStep { callbackMetrics[name] = mean }
             if sums.progressBar { progressBarMetrics[key] = mean }
         }
-        epochSums[phase] = nil
     }
 
     /// Drops the unfinished sums of `phase`: an evaluation restarted from its first batch (after a

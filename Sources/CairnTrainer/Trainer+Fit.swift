@@ -78,8 +78,11 @@ extension Trainer {
             metricPhase = .training
             // Callbacks first, except those that watch metrics: they run after the module so
             // they see what it logs in its own epoch-end hook (Lightning's FitLoop.on_advance_end).
+            // Each group sees the epoch's means so far, as Lightning's callback_metrics at epoch end.
+            metrics.publishEpoch(.training)
             for callback in callbacks where !callback.monitorsMetrics { try callback.onTrainEpochEnd(self, module) }
             try module.onTrainEpochEnd()
+            metrics.publishEpoch(.training)
             for callback in callbacks where callback.monitorsMetrics { try callback.onTrainEpochEnd(self, module) }
             try completeEpoch(reachedLastBatch: reachedLastBatch)
         }
