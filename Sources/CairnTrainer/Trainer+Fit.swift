@@ -31,17 +31,18 @@ extension Trainer {
     var validationEnabled: Bool { validationLoader != nil && options.limitValBatches != 0 }
 
     func runSanityCheck() throws {
-        guard validationEnabled, options.numSanityValSteps > 0, let module, let validationLoader else { return }
+        // As Lightning (`not val_loop.restarting`): a resumed run ran its sanity check already, and
+        // running it again would disturb the restored state.
+        guard validationEnabled, options.numSanityValSteps > 0, restoredCheckpointPath == nil,
+              let module, let validationLoader else { return }
         isSanityChecking = true
-        // The sanity check's metrics are thrown away (as Lightning), but a resumed run's restored ones are kept.
-        let savedMetrics = metrics
         metrics.reset()
         let savedProgress = progress.fitValidationBatch
         for callback in callbacks { try callback.onSanityCheckStart(self, module) }
         try runEvaluation(.validate, loader: validationLoader, limit: options.numSanityValSteps)
         for callback in callbacks { try callback.onSanityCheckEnd(self, module) }
         progress.fitValidationBatch = savedProgress
-        metrics = savedMetrics
+        metrics.reset()
         isSanityChecking = false
     }
 

@@ -285,6 +285,22 @@ struct ProbeCallbacks {
         }
     }
 
+    /// A resumed fit skips the sanity check its first run made (Lightning's `not val_loop.restarting`).
+    @Test func resumedFitSkipsTheSanityCheck() throws {
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let checkpoint = directory.appendingPathComponent("batch3.ckpt")
+        let first = HookTrace()
+        try Trainer(Self.options(.atEpochEnd), callbacks: [RecordingCallback("first", trace: first), StopAndSave(batch: 3, url: checkpoint)])
+            .fit(ResumeProbe(seed: 5), data: try freshData())
+        let resumed = HookTrace()
+        try Trainer(Self.options(.atEpochEnd), callbacks: [RecordingCallback("resumed", trace: resumed)])
+            .fit(ResumeProbe(seed: 5), data: try freshData(), ckptPath: checkpoint)
+        #expect(first.entries.contains("first.onSanityCheckStart"))
+        #expect(resumed.entries.contains("resumed.onTrainStart"))
+        #expect(!resumed.entries.contains("resumed.onSanityCheckStart"))
+    }
+
     /// Weights, optimizer, schedulers, their counters and callback states byte-identical, and the same logger calls.
     func expectSameEnd(_ run: ProbeRun, _ entries: [RecordingLogger.Entry], as straight: ProbeRun,
                        _ expected: [RecordingLogger.Entry], _ context: String,
