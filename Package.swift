@@ -72,7 +72,7 @@ let package = Package(
         // MARK: Trainer (Lightning's loops, callbacks and hooks over every engine)
         .target(
             name: "CairnTrainer",
-            dependencies: ["CairnTensor", "CairnNN", "CairnOptim", "CairnData", "CairnCheckpoint", "CairnTensorCheckpoint",
+            dependencies: ["CairnTensor", "CairnNN", "CairnOptim", "CairnData", "CairnCheckpoint", "CairnTensorCheckpoint", "CSQLite",
                            .product(name: "Logging", package: "swift-log"),
                            .product(name: "OrderedCollections", package: "swift-collections")]
         ),

@@ -17,6 +17,13 @@ static inline int cairn_sqlite3_disable_triggers_and_views(sqlite3 *db) {
     return sqlite3_db_config(db, SQLITE_DBCONFIG_ENABLE_VIEW, 0, &now);
 }
 
+/// Turns SQLite's memory statistics off (SQLITE_CONFIG_MEMSTATUS), so its
+/// malloc and free skip a process-wide mutex. Only takes effect before SQLite
+/// initializes; afterwards it returns SQLITE_MISUSE and changes nothing.
+static inline int cairn_sqlite3_disable_memory_statistics(void) {
+    return sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+}
+
 /// SQLITE_TRANSIENT is a cast of -1 that Swift does not import.
 static inline sqlite3_destructor_type cairn_sqlite3_transient(void) {
     return SQLITE_TRANSIENT;

@@ -12,9 +12,12 @@ enum CheckpointSchema {
     /// makes a 172 KiB file instead of a 704 KiB one, and a faster durable save.
     static let smallStateBytes = 8 << 20
 
+    /// SQLite's default page size, for small states.
+    static let smallPageSize = 4096
+
     /// The page size for a checkpoint holding `tensorBytes` bytes of tensors.
     static func pageSize(forTensorBytes tensorBytes: Int) -> Int {
-        tensorBytes < smallStateBytes ? 4096 : largePageSize
+        tensorBytes < smallStateBytes ? smallPageSize : largePageSize
     }
 
     /// Untyped columns (`key`, `value`) have BLOB affinity, so SQLite stores

@@ -7,7 +7,9 @@ extension CheckpointWriter {
 
     /// Writes every tensor's chunks, hashing chunk i+1 on another core while
     /// SQLite writes chunk i, and storing each distinct chunk once.
-    func writeTensors(_ jobs: [TensorJob]) throws {
+    /// `meanwhile` runs once the first batch's hashing has started, so other
+    /// rows (the nodes) go in while the first hashes are computed.
+    func writeTensors(_ jobs: [TensorJob], writeback: EarlyWriteback?, meanwhile: @escaping () throws -> Void) throws {
         let statements = TensorStatements(
             insertChunk: try connection.prepare("INSERT INTO chunks(sha256, byte_count, data) VALUES (?, ?, ?)"),
             insertLink: try connection.prepare(
@@ -17,15 +19,17 @@ extension CheckpointWriter {
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?)
                 """))
         var chunkIDs: [String: Int64] = [:]
-        let writeback = EarlyWriteback(path: connection.file)
+        var pending: (() throws -> Void)? = meanwhile
         var start = jobs.startIndex
         while start < jobs.endIndex {
             let batch = jobs[start..<min(start + Self.tensorsPerBatch, jobs.endIndex)]
             try Self.withBorrowedBytes(of: batch, borrowed: []) { buffers in
-                try writeBatch(batch, buffers: buffers, statements: statements, chunkIDs: &chunkIDs, writeback: writeback)
+                try writeBatch(batch, buffers: buffers, statements: statements, chunkIDs: &chunkIDs, writeback: writeback, meanwhile: pending)
             }
+            pending = nil
             start = batch.endIndex
         }
+        try pending?()
     }
 
     private struct TensorStatements {
@@ -53,7 +57,7 @@ extension CheckpointWriter {
 
     private func writeBatch(
         _ batch: ArraySlice<TensorJob>, buffers: [SharedBytes], statements: TensorStatements, chunkIDs: inout [String: Int64],
-        writeback: EarlyWriteback
+        writeback: EarlyWriteback?, meanwhile: (() throws -> Void)?
     ) throws {
         let chunks: [SharedBytes] = buffers.flatMap { shared in
             chunkRanges(byteCount: shared.buffer.count).map { SharedBytes(buffer: UnsafeRawBufferPointer(rebasing: shared.buffer[$0])) }
@@ -68,6 +72,7 @@ extension CheckpointWriter {
             chunkHashes.cancelAndWait()
             tensorHashes.cancelAndWait()
         }
+        try meanwhile?()
         var chunkCursor = 0
         for (offset, job) in batch.enumerated() {
             var firstChunkHash: String?
@@ -89,7 +94,7 @@ extension CheckpointWriter {
                     try insert.step()
                     chunkID = connection.lastInsertedRowID
                     chunkIDs[digest] = chunkID
-                    writeback.wrote(range.count)
+                    writeback?.wrote(range.count)
                 }
                 let link = statements.insertLink
                 try link.reset()
@@ -106,7 +111,7 @@ extension CheckpointWriter {
             try insert.reset()
             try insert.bind(snapshotID, at: 1)
             try insert.bind(job.nodeID, at: 2)
-            try insert.bind(job.path.description, at: 3)
+            try insert.bind(job.path, at: 3)
             try insert.bind(job.tensor.dtype.rawValue, at: 4)
             try insert.bind("[" + job.tensor.shape.map(String.init).joined(separator: ",") + "]", at: 5)
             try insert.bind(job.byteCount, at: 6)

@@ -1,5 +1,8 @@
 import Foundation
 import OrderedCollections
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// How a checkpoint is written.
 public struct CheckpointSaveOptions: Sendable {
@@ -32,7 +35,7 @@ public enum Checkpoint {
         replacement.removeLeftovers()
         do {
             try CheckpointWriter.write(tree, toNewFile: replacement.temporary, options: options)
-            try replacement.commit()
+            try replacement.commitSyncedTemporary()
         } catch {
             replacement.discard()
             throw error
@@ -56,20 +59,27 @@ struct CheckpointWriter {
     let options: CheckpointSaveOptions
     let snapshotID: Int64 = 1
 
+    /// Writes `tree` into a new file at `path` and flushes it to disk (fsync).
     static func write(_ tree: CheckpointValue, toNewFile path: String, options: CheckpointSaveOptions) throws {
-        let connection = try SQLiteConnection(file: path, mode: .createReadWrite)
-        let writer = CheckpointWriter(connection: connection, options: options)
-        try writer.write(tree)
-        try connection.close()
+        let sizes = tree.payloadSizes
+        let pageSize = CheckpointSchema.pageSize(forTensorBytes: sizes.tensorBytes)
+        // Huge byte strings or texts outside tensors are rare, but must not be built in memory.
+        if pageSize == CheckpointSchema.smallPageSize && sizes.tensorBytes &+ sizes.otherBytes < CheckpointSchema.smallStateBytes {
+            try writeThroughMemory(tree, payloadBytes: sizes.tensorBytes &+ sizes.otherBytes, toNewFile: path, options: options)
+        } else {
+            try writeInPlace(tree, toNewFile: path, pageSize: pageSize, options: options)
+        }
     }
 
-    private func write(_ tree: CheckpointValue) throws {
+    /// SQLite writes the file itself, page by page, as chunks arrive: for
+    /// states too large to build in memory first.
+    private static func writeInPlace(_ tree: CheckpointValue, toNewFile path: String, pageSize: Int, options: CheckpointSaveOptions) throws {
+        let connection = try SQLiteConnection(file: path, mode: .createReadWrite)
         // page_size only takes effect before the first table exists. No journal
-        // and no SQLite syncs: the file is private until renamed, and
-        // AtomicReplacement fsyncs it once at the end.
-        let tensorBytes = tree.tensors().reduce(0) { $0 &+ $1.tensor.byteCount }
+        // and no SQLite syncs: the file is private until renamed, and is
+        // fsynced once at the end.
         try connection.execute("""
-            PRAGMA page_size=\(CheckpointSchema.pageSize(forTensorBytes: tensorBytes));
+            PRAGMA page_size=\(pageSize);
             PRAGMA journal_mode=OFF;
             PRAGMA synchronous=OFF;
             PRAGMA secure_delete=OFF;
@@ -78,11 +88,19 @@ struct CheckpointWriter {
             BEGIN;
             """)
         try connection.execute(CheckpointSchema.createTables)
-        var tensorJobs: [TensorJob] = []
-        try insertNodes(of: tree, into: &tensorJobs)
-        try writeTensors(tensorJobs)
-        try insertMetadata(tree: tree, tensorJobs: tensorJobs)
+        let writer = CheckpointWriter(connection: connection, options: options)
+        try writer.insertSnapshot(of: tree, writeback: EarlyWriteback(path: path))
         try connection.execute("COMMIT;")
+        try connection.close()
+        try AtomicReplacement.fsync(path: path, flags: O_RDONLY)
+    }
+
+    /// Inserts every row of the snapshot inside the caller's transaction.
+    func insertSnapshot(of tree: CheckpointValue, writeback: EarlyWriteback?) throws {
+        let nodes = FlattenedNodes(tree)
+        let tensorJobs = nodes.tensorJobs
+        try writeTensors(tensorJobs, writeback: writeback) { try insertRows(of: nodes) }
+        try insertMetadata(tree: tree, tensorJobs: tensorJobs)
     }
 
     private func insertMetadata(tree: CheckpointValue, tensorJobs: [TensorJob]) throws {
@@ -98,11 +116,11 @@ struct CheckpointWriter {
             VALUES (?, ?, ?, ?, ?, ?, ?, ?)
             """)
         try snapshot.bind(snapshotID, at: 1)
-        try snapshot.bind(ISO8601DateFormatter().string(from: Date()), at: 2)
+        try snapshot.bind(iso8601UTC(Date()), at: 2)
         try snapshot.bind(options.producer, at: 3)
         try snapshot.bind(options.producerVersion, at: 4)
         for (column, key) in [(Int32(5), "epoch"), (6, "global_step")] {
-            if case let .int(number)? = tree[JSONPointer(tokens: [key])] {
+            if case let .int(number)? = tree.child(key) {
                 try snapshot.bind(number, at: column)
             } else {
                 try snapshot.bindNull(at: column)
@@ -112,70 +130,46 @@ struct CheckpointWriter {
         try snapshot.bind(tensorJobs.reduce(0) { $0 + $1.byteCount }, at: 8)
         try snapshot.step()
     }
+}
 
-    /// Inserts every node in preorder (the root gets id 0) and returns the
-    /// tensors found, whose bytes are written afterwards.
-    private func insertNodes(of tree: CheckpointValue, into tensorJobs: inout [TensorJob]) throws {
-        let statement = try connection.prepare("""
-            INSERT INTO nodes(snapshot_id, id, parent_id, position, key, kind, value, path)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-            """)
-        var nextID: Int64 = 0
-
-        func insert(_ value: CheckpointValue, parent: Int64?, position: Int, key: CheckpointKey?, path: JSONPointer, depth: Int) throws {
-            precondition(depth <= CheckpointSchema.maximumDepth,
-                         "Checkpoint.save: tree deeper than \(CheckpointSchema.maximumDepth) levels at \(path)")
-            let id = nextID
-            nextID += 1
-            try statement.reset()
-            try statement.bind(snapshotID, at: 1)
-            try statement.bind(id, at: 2)
-            if let parent { try statement.bind(parent, at: 3) } else { try statement.bindNull(at: 3) }
-            try statement.bind(position, at: 4)
-            switch key {
-            case let .string(text)?: try statement.bind(text, at: 5)
-            case let .int(number)?: try statement.bind(number, at: 5)
-            case nil: try statement.bindNull(at: 5)
-            }
-            let kind: CheckpointSchema.NodeKind
-            switch value {
-            case .dictionary: kind = .dictionary
-            case .list: kind = .list
-            case let .int(number): kind = .int; try statement.bind(number, at: 7)
-            case let .double(number): kind = .double; try statement.bind(number, at: 7)
-            case let .string(text): kind = .string; try statement.bind(text, at: 7)
-            case let .bool(flag): kind = .bool; try statement.bind(flag ? 1 : 0, at: 7)
-            case .null: kind = .null
-            case let .bytes(bytes): kind = .bytes; try bytes.withUnsafeBytes { try statement.bindCopying($0, at: 7) }
-            case let .tensor(tensor):
-                kind = .tensor
-                tensorJobs.append(TensorJob(nodeID: id, path: path, tensor: tensor))
-            }
-            try statement.bind(kind.rawValue, at: 6)
-            try statement.bind(path.description, at: 8)
-            try statement.step()
-
-            switch value {
-            case let .dictionary(entries):
-                for (index, (childKey, child)) in entries.enumerated() {
-                    try insert(child, parent: id, position: index, key: childKey, path: path.appending(childKey), depth: depth + 1)
-                }
-            case let .list(items):
-                for (index, child) in items.enumerated() {
-                    try insert(child, parent: id, position: index, key: nil, path: path.appending(String(index)), depth: depth + 1)
-                }
-            default:
-                break
-            }
+extension CheckpointValue {
+    /// Bytes of all tensors in the tree (shared storage counted once per use),
+    /// and of its byte strings and strings.
+    var payloadSizes: (tensorBytes: Int, otherBytes: Int) {
+        switch self {
+        case let .tensor(tensor): return (tensor.byteCount, 0)
+        case let .bytes(bytes): return (0, bytes.count)
+        case let .string(text): return (0, text.utf8.count)
+        case let .dictionary(entries): return Self.sum(entries.values.lazy.map(\.payloadSizes))
+        case let .list(items): return Self.sum(items.lazy.map(\.payloadSizes))
+        default: return (0, 0)
         }
-        try insert(tree, parent: nil, position: 0, key: nil, path: .root, depth: 0)
     }
+
+    private static func sum(_ sizes: some Sequence<(tensorBytes: Int, otherBytes: Int)>) -> (tensorBytes: Int, otherBytes: Int) {
+        sizes.reduce((0, 0)) { ($0.0 &+ $1.0, $0.1 &+ $1.1) }
+    }
+}
+
+/// `2026-11-29T06:41:53Z`: the form `created_at` takes, formatted without
+/// building a date formatter per save.
+func iso8601UTC(_ date: Date) -> String {
+    var seconds = time_t(date.timeIntervalSince1970.rounded(.down))
+    var parts = tm()
+    gmtime_r(&seconds, &parts)
+    func padded(_ number: Int32, _ width: Int) -> String {
+        let digits = String(number)
+        return String(repeating: "0", count: max(0, width - digits.count)) + digits
+    }
+    return "\(padded(parts.tm_year + 1900, 4))-\(padded(parts.tm_mon + 1, 2))-\(padded(parts.tm_mday, 2))"
+        + "T\(padded(parts.tm_hour, 2)):\(padded(parts.tm_min, 2)):\(padded(parts.tm_sec, 2))Z"
 }
 
 /// A tensor leaf waiting for its bytes to be written.
 struct TensorJob {
     let nodeID: Int64
-    let path: JSONPointer
+    /// The tensor's JSON Pointer as text.
+    let path: String
     let tensor: CheckpointTensor
 
     var byteCount: Int {

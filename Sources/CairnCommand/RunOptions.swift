@@ -37,6 +37,18 @@ struct RunOptions: ParsableArguments {
     @Flag(help: "Print one plain line per epoch instead of a progress bar.")
     var noProgressBar = false
 
+    @Flag(help: "Do not print the table of the model's layers when fit starts.")
+    var noModelSummary = false
+
+    @Option(help: "A logger, csv or tensorboard, optionally with :save_dir=…,name=…,version=…,prefix=… (repeatable; default: both, under <root>/lightning_logs/version_N).")
+    var logger: [String] = []
+
+    @Flag(help: "Log no metrics to files (no CSV or TensorBoard logger).")
+    var noLogger = false
+
+    @Flag(help: "Do not stop early when val_loss stops improving (default: EarlyStopping on val_loss, patience 3).")
+    var noEarlyStopping = false
+
     @OptionGroup(title: "Trainer options")
     var trainerFlags: TrainerFlags
 
@@ -47,6 +59,10 @@ struct RunOptions: ParsableArguments {
         guard lr > 0, lr.isFinite else { throw ValidationError("--lr must be a positive number, got \(lr)") }
         if let everyNTrainSteps, everyNTrainSteps < 1 {
             throw ValidationError("--every-n-train-steps must be at least 1, got \(everyNTrainSteps)")
+        }
+        if noLogger, !logger.isEmpty { throw ValidationError("--no-logger conflicts with --logger") }
+        for spec in logger {
+            do { _ = try LoggerSpec(parsing: spec) } catch { throw ValidationError("--logger \(spec): \(error)") }
         }
         if trainerFlags.noCheckpointing {
             if everyNTrainSteps != nil { throw ValidationError("--no-checkpointing conflicts with --every-n-train-steps") }
@@ -70,7 +86,14 @@ struct RunOptions: ParsableArguments {
             callbacks.append(try ModelCheckpoint(dirpath: checkpointDirectory, saveTopK: 0, saveLast: true,
                                                  everyNTrainSteps: everyNTrainSteps))
         }
-        if printing { callbacks.append(EpochPrinter()) }
+        if !noEarlyStopping, !callbacks.contains(where: { $0 is EarlyStopping }) {
+            callbacks.append(try EarlyStopping(monitor: "val_loss"))
+        }
+        if printing {
+            // Explicit ones print to a pipe too (plain lines), unlike the trainer's terminal-only defaults.
+            if !noModelSummary { callbacks.insert(ModelSummaryCallback(), at: 0) }
+            callbacks.append(noProgressBar ? EpochPrinter() : ProgressBar())
+        }
         pauseBeforeEvictionWhenAsked(callbacks)
         return callbacks
     }
@@ -90,9 +113,15 @@ struct RunOptions: ParsableArguments {
 
     func trainer(printing: Bool) throws -> Trainer {
         var options = Trainer.Options(maxEpochs: maxEpochs, maxSteps: maxSteps, defaultRootDir: defaultRootDir, seed: seed,
-                                      handlesInterruptSignal: true)
+                                      handlesInterruptSignal: true, enableProgressBar: false, enableModelSummary: false)
         try trainerFlags.apply(to: &options)
-        return try Trainer(options, callbacks: callbacks(printing: printing))
+        return try Trainer(options, callbacks: callbacks(printing: printing), loggers: loggers())
+    }
+
+    /// The `--logger` specs, or CSV and TensorBoard when none was given (none with `--no-logger`).
+    func loggers() throws -> [any ExperimentLogger] {
+        if noLogger { return [] }
+        return try LoggerSpec.makeLoggers(logger.isEmpty ? ["csv", "tensorboard"] : logger, defaultRootDir: defaultRootDir)
     }
 
     var module: DigitsClassifier { DigitsClassifier(lr: lr, seed: seed) }

@@ -8,6 +8,10 @@ struct PickleWriter {
     var output: [UInt8] = [0x80, 0x02]
     /// Raw bytes of each storage, in key order `0`, `1`, ….
     var storages: [[UInt8]] = []
+    /// Storage keys by the memory they were written from, so a tensor placed at
+    /// several points of the tree becomes one storage referenced from each, as
+    /// torch writes it.
+    var storageKeys: [StorageIdentity: String] = [:]
 
     init(file: String) { self.file = file }
 
@@ -110,9 +114,15 @@ struct PickleWriter {
     }
 
     mutating func writeTensor(_ tensor: CheckpointTensor) throws {
-        let bytes = try tensor.bytes()
-        let key = String(storages.count)
-        storages.append(bytes)
+        let identity = tensor.storageIdentity
+        let key: String
+        if let identity, let written = storageKeys[identity] {
+            key = written
+        } else {
+            key = String(storages.count)
+            storages.append(try tensor.bytes())
+            if let identity { storageKeys[identity] = key }
+        }
         global("torch._utils", "_rebuild_tensor_v2")
         opcode("(")
         opcode("(")
@@ -137,5 +147,40 @@ struct PickleWriter {
         emptyOrderedDict()
         opcode("t")
         opcode("R")
+    }
+}
+
+/// The memory a tensor's bytes live in, with the dtype torch's storage is typed by.
+struct StorageIdentity: Hashable {
+    enum Owner: Hashable {
+        /// An array buffer (one tensor value copied to several places shares it).
+        case buffer(UnsafeRawPointer)
+        /// A class instance lending the bytes, such as a model's tensor.
+        case object(ObjectIdentifier)
+    }
+
+    let owner: Owner
+    let byteCount: Int
+    let dtype: CheckpointDType
+}
+
+extension CheckpointTensor {
+    /// Where the bytes live, when that can be told; `nil` for bytes read on demand
+    /// (each read makes new memory) and for empty tensors.
+    ///
+    /// Equal content alone never counts as sharing: torch mutates loaded optimizer
+    /// state in place (Adam's per-parameter `step`), so two equal tensors must stay two.
+    var storageIdentity: StorageIdentity? {
+        guard byteCount > 0 else { return nil }
+        let owner: StorageIdentity.Owner
+        switch storage {
+        case let .bytes(bytes):
+            guard let base = bytes.withUnsafeBytes({ $0.baseAddress }) else { return nil }
+            owner = .buffer(base)
+        case let .external(provider):
+            guard type(of: provider) is AnyClass else { return nil }
+            owner = .object(ObjectIdentifier(provider as AnyObject))
+        }
+        return StorageIdentity(owner: owner, byteCount: byteCount, dtype: dtype)
     }
 }

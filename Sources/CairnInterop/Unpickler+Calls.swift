@@ -108,6 +108,10 @@ extension Unpickler {
         let isContiguous = zip(zip(shape, strides), contiguousStrides).allSatisfy { $0.0 <= 1 || $0.1 == $1 }
         if isContiguous {
             let start = offset * width
+            // A view of the whole storage keeps its buffer, so export writes one storage for all its views.
+            if start == 0, count * width == storage.bytes.count {
+                return CheckpointTensor(dtype: storage.dtype, shape: shape, bytes: storage.bytes)
+            }
             return CheckpointTensor(dtype: storage.dtype, shape: shape, bytes: Array(storage.bytes[start..<(start + count * width)]))
         }
         var output = [UInt8]()

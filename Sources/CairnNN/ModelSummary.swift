@@ -46,11 +46,14 @@ public struct ModelSummary: Sendable, CustomStringConvertible {
     /// Bytes taken by parameters and buffers.
     public let sizeInBytes: Int
 
-    /// Runs `sampleInput` through `model` without gradients (mode unchanged) to learn output shapes.
-    public init(_ model: Module, sampleInput: Tensor) {
+    /// Runs `sampleInput` through `model` without gradients (mode unchanged) to learn output
+    /// shapes; without a sample input the rows have no output shape.
+    public init(_ model: Module, sampleInput: Tensor?) {
         let recorder = ShapeRecorder()
-        ShapeRecorder.$current.withValue(recorder) {
-            withNoGrad { _ = model(sampleInput) }
+        if let sampleInput {
+            ShapeRecorder.$current.withValue(recorder) {
+                withNoGrad { _ = model(sampleInput) }
+            }
         }
         rows = model.namedModules().map { name, module in
             let parameters = module.parameters()

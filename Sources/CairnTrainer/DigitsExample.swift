@@ -32,6 +32,9 @@ public final class DigitsClassifier: TrainingModule, @unchecked Sendable {
         try? saveHyperparameters(DigitsHyperparameters(lr: lr, seed: seed))
     }
 
+    /// One all-zero row of 64 pixels, so the model summary shows output shapes.
+    override public var exampleInput: Tensor? { Tensor.zeros([1, 64]) }
+
     // No path segment for the wrapper, so checkpoints read as DigitsMLP's own.
     override public var members: [(name: String, member: Member)] { model.members }
 
@@ -65,11 +68,13 @@ public final class DigitsClassifier: TrainingModule, @unchecked Sendable {
 
 /// The digits CSV as a ``DataModule``: pixels scaled by 1/16, a seeded split (validation 0.1,
 /// test 0.2), a shuffled train loader and in-order evaluation loaders.
-public final class DigitsDataModule: DataModule, @unchecked Sendable {
+public final class DigitsDataModule: DataModule, BatchSizeAdjustable, @unchecked Sendable {
     /// The CSV file.
     public let path: String
-    /// Rows per batch.
-    public let batchSize: Int
+    /// Rows per batch of the loaders made from now on (``BatchSizeFinder`` may change it).
+    public var batchSize: Int {
+        didSet { precondition(batchSize >= 1, "DigitsDataModule: batchSize \(batchSize) must be at least 1") }
+    }
     /// Seed of the split and the shuffling.
     public let seed: UInt64
     private var splits: DatasetSplits<CSVDataset>?

@@ -39,6 +39,9 @@ public struct ProgressTracker: Sendable, Equatable {
     public var total = ProgressCounters()
     /// Since the current epoch (or evaluation run) began.
     public var current = ProgressCounters()
+    /// Whether the batch fetched last is its epoch's last (Lightning's `is_last_batch`,
+    /// which its fit loop reads on resume); batch counters only.
+    public var isLastBatch = false
 
     public init() {}
 
@@ -46,7 +49,10 @@ public struct ProgressTracker: Sendable, Equatable {
     mutating func incrementStarted() { total.started += 1; current.started += 1 }
     mutating func incrementProcessed() { total.processed += 1; current.processed += 1 }
     mutating func incrementCompleted() { total.completed += 1; current.completed += 1 }
-    mutating func resetCurrent() { current = ProgressCounters() }
+    mutating func resetCurrent() {
+        current = ProgressCounters()
+        isLastBatch = false
+    }
 
     /// On restart, anything begun but not processed is redone and a processed item counts as
     /// completed (Lightning rewinds to `completed`; Cairn keeps the processed batch, whose step
@@ -91,12 +97,19 @@ public struct ProgressTracker: Sendable, Equatable {
         current = try counters("current")
     }
 
+    /// The counters with `is_last_batch`, as Lightning's `_BatchProgress` saves them.
+    var batchCheckpointValue: CheckpointValue {
+        .dictionary(["total": total.checkpointValue, "current": current.checkpointValue, "is_last_batch": .bool(isLastBatch)])
+    }
+
     init(_ value: CheckpointValue, path: String) throws {
         guard let total = value["/total"], let current = value["/current"] else {
             throw TrainerError.malformedCheckpoint(path: path, reason: "expected total and current counters")
         }
         self.total = try ProgressCounters(total, path: "\(path)/total")
         self.current = try ProgressCounters(current, path: "\(path)/current")
+        // Absent from checkpoints written before Cairn saved it.
+        if case let .bool(isLast)? = value["/is_last_batch"] { isLastBatch = isLast }
     }
 }
 
@@ -140,16 +153,16 @@ public struct LoopProgress: Sendable, Equatable {
                     "_validation_checked_batches": .int(Int64(validationCheckedBatches)),
                     "_batch_tails_completed": .int(Int64(batchTailsCompleted)),
                 ]),
-                "epoch_loop.batch_progress": trainBatch.checkpointValue,
+                "epoch_loop.batch_progress": trainBatch.batchCheckpointValue,
                 "epoch_loop.scheduler_progress": schedulerStep.readyCompletedValue,
                 "epoch_loop.automatic_optimization.optim_progress": .dictionary([
                     "optimizer": .dictionary(["step": optimizerStep.checkpointValue, "zero_grad": zeroGrad.checkpointValue]),
                 ]),
-                "epoch_loop.val_loop.batch_progress": fitValidationBatch.checkpointValue,
+                "epoch_loop.val_loop.batch_progress": fitValidationBatch.batchCheckpointValue,
             ]),
-            "validate_loop": .dictionary(["batch_progress": validateBatch.checkpointValue]),
-            "test_loop": .dictionary(["batch_progress": testBatch.checkpointValue]),
-            "predict_loop": .dictionary(["batch_progress": predictBatch.checkpointValue]),
+            "validate_loop": .dictionary(["batch_progress": validateBatch.batchCheckpointValue]),
+            "test_loop": .dictionary(["batch_progress": testBatch.batchCheckpointValue]),
+            "predict_loop": .dictionary(["batch_progress": predictBatch.batchCheckpointValue]),
         ])
     }
 

@@ -17,23 +17,20 @@ extension Trainer {
     /// module's `onSaveCheckpoint` runs (no optimizer, callback or generator state: nothing to resume from).
     public func dumpCheckpoint(weightsOnly: Bool) throws -> CheckpointValue {
         guard let module else { preconditionFailure("dumpCheckpoint: no module is running; call it from a hook") }
-        var weights = OrderedDictionary<CheckpointKey, CheckpointValue>()
-        for (name, tensor) in module.stateDict() { weights[.string(name)] = .tensor(CheckpointTensor(tensor)) }
         var loops = progress.checkpointValue
         if let trainLoader, case var .dictionary(fitLoop)? = loops["/fit_loop"], case var .dictionary(root) = loops {
             let loaderState = trainBatchInFlight ? trainLoaderStateBeforeBatch ?? trainLoader.stateDict() : trainLoader.stateDict()
             fitLoop["state_dict"] = .dictionary(["combined_loader": .list([CheckpointValue(loaderState)])])
-            // A redone batch logs again, so its values must not be in the sums already.
             // Lightning does not save a requested stop, so its resumed run trains on until the
             // next check asks again; Cairn stops where the uninterrupted run stopped.
             if case var .dictionary(epochLoop)? = fitLoop["epoch_loop.state_dict"] {
                 epochLoop["_should_stop"] = .bool(shouldStop)
                 fitLoop["epoch_loop.state_dict"] = .dictionary(epochLoop)
             }
-            fitLoop["epoch_loop._results"] = (trainBatchInFlight ? metricsBeforeBatch ?? metrics : metrics).checkpointValue
             root["fit_loop"] = .dictionary(fitLoop)
             loops = .dictionary(root)
         }
+        loops = addingLoggedResults(to: loops)
         var callbackStates = OrderedDictionary<CheckpointKey, CheckpointValue>()
         for callback in callbacks {
             if let state = try callback.stateDict() { callbackStates[.string(callback.stateKey)] = state }
@@ -41,7 +38,7 @@ extension Trainer {
         var tree: OrderedDictionary<CheckpointKey, CheckpointValue> = [
             "epoch": .int(Int64(currentEpoch)),
             "global_step": .int(Int64(globalStep)),
-            "state_dict": .dictionary(weights),
+            "state_dict": CheckpointValue(tensors: module.stateDict()),
             "loops": loops,
         ]
         if !weightsOnly {
@@ -51,6 +48,7 @@ extension Trainer {
             if let gradients = accumulatedGradientsEntry(of: module) { tree[.string(Self.accumulatedGradientsKey)] = gradients }
         }
         if let hyperparameters = module.hyperparameters { tree["hyper_parameters"] = hyperparameters }
+        if let loggerStates = try loggerStates() { tree["loggers"] = loggerStates }
         if let dataState = try dataModule?.stateDict() { tree["datamodule"] = dataState }
         if !weightsOnly { tree["rng_states"] = rngStates(of: module, batchInFlight: trainBatchInFlight) }
         var checkpoint = CheckpointValue.dictionary(tree)
@@ -126,22 +124,17 @@ extension Trainer {
     /// generators are restored here too so the model is whole before any step.
     func restoreModulesAndCallbacks(from checkpoint: CheckpointValue, module: TrainingModule, data: DataModule) throws {
         try module.onLoadCheckpoint(checkpoint: checkpoint)
-        guard case let .dictionary(savedWeights)? = checkpoint["/state_dict"] else {
-            throw TrainerError.malformedCheckpoint(path: "/state_dict", reason: "missing or not a dictionary")
-        }
-        var weights = OrderedDictionary<String, Tensor>()
-        for (key, value) in savedWeights {
-            guard case let .tensor(tensor) = value else {
-                throw TrainerError.malformedCheckpoint(path: "/state_dict/\(key)", reason: "expected a tensor")
-            }
-            weights[key.token] = try Tensor(tensor, name: "/state_dict/\(key)")
-        }
-        try module.loadStateDict(weights)
+        try module.loadStateDict(try savedWeights(in: checkpoint))
         if let hyperparameters = checkpoint["/hyper_parameters"] { module.hyperparameters = hyperparameters }
         if let dataState = checkpoint["/datamodule"] { try data.loadStateDict(dataState) }
         for callback in callbacks { try callback.onLoadCheckpoint(self, module, checkpoint: checkpoint) }
         try restoreCallbackStates(from: checkpoint)
         try restoreGenerators(from: checkpoint, module: module)
+    }
+
+    /// The tensors under `/state_dict`, by name.
+    func savedWeights(in checkpoint: CheckpointValue) throws -> OrderedDictionary<String, Tensor> {
+        try (checkpoint["/state_dict"] ?? .null).tensorDictionary(path: "/state_dict")
     }
 
     private func restoreCallbackStates(from checkpoint: CheckpointValue) throws {
@@ -167,7 +160,7 @@ extension Trainer {
         callbackStateWarnings = warnings
     }
 
-    private func restoreGenerators(from checkpoint: CheckpointValue, module: TrainingModule) throws {
+    func restoreGenerators(from checkpoint: CheckpointValue, module: TrainingModule) throws {
         func generator(_ pointer: String) throws -> RandomGenerator? {
             guard let value = checkpoint[pointer] else { return nil }
             guard case let .list(items) = value else {
@@ -216,9 +209,7 @@ extension Trainer {
         }
         progress = restored
         if case let .bool(stop)? = loops["/fit_loop/epoch_loop.state_dict/_should_stop"] { shouldStop = stop }
-        if let results = checkpoint["/loops/fit_loop/epoch_loop._results"] {
-            metrics = try LoggedMetrics(results, path: "/loops/fit_loop/epoch_loop._results")
-        }
+        try restoreLoggers(from: checkpoint)
         if let loaderState = checkpoint["/loops/fit_loop/state_dict/combined_loader/0"] {
             pendingTrainLoaderState = try StateValue(loaderState, path: "/loops/fit_loop/state_dict/combined_loader/0")
         }

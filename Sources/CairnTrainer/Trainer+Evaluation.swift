@@ -13,6 +13,7 @@ extension Trainer {
         metricPhase = .evaluation
         try loader.startEpoch(0)
         metrics.discardEpoch(.evaluation)
+        evaluationBatchCount = min(loader.batchesPerEpoch, limit ?? Int.max)
         withProgress(for: stage) { $0.resetCurrent() }
         if testing {
             for callback in callbacks { try callback.onTestStart(self, module) }
@@ -25,10 +26,14 @@ extension Trainer {
             for callback in callbacks { try callback.onValidationEpochStart(self, module) }
             try module.onValidationEpochStart()
         }
+        let batchCount = min(loader.batchesPerEpoch, limit ?? Int.max)
         var batchIndex = 0
         while batchIndex < (limit ?? Int.max), let batch = loader.nextBatch() {
             currentBatchSize = batch.features.shape.first ?? 1
-            withProgress(for: stage) { $0.incrementReady() }
+            withProgress(for: stage) {
+                $0.incrementReady()
+                $0.isLastBatch = batchIndex == batchCount - 1
+            }
             if testing {
                 for callback in callbacks { try callback.onTestBatchStart(self, module, batch: batch, batchIndex: batchIndex, dataloaderIndex: 0) }
                 try module.onTestBatchStart(batch: batch, batchIndex: batchIndex, dataloaderIndex: 0)
@@ -53,6 +58,7 @@ extension Trainer {
                 try module.onValidationBatchEnd(outputs: output, batch: batch, batchIndex: batchIndex, dataloaderIndex: 0)
             }
             withProgress(for: stage) { $0.incrementCompleted() }
+            try logEvaluationStepMetrics(batchIndex: batchIndex)
             batchIndex += 1
             try stopIfInterrupted()
         }
@@ -63,7 +69,7 @@ extension Trainer {
             for callback in callbacks { try callback.onValidationEpochEnd(self, module) }
             try module.onValidationEpochEnd()
         }
-        metrics.finishEpoch(.evaluation)
+        try logEvaluationEndMetrics(metrics.finishEpoch(.evaluation))
         // From its end hooks on, fit's validation counts as done: a checkpoint written there (as
         // ModelCheckpoint's) resumes after it rather than running it again.
         if stage == .validate, self.stage == .fit, !isSanityChecking {
@@ -84,15 +90,18 @@ extension Trainer {
         guard let module else { return [] }
         module.eval()
         try loader.startEpoch(0)
+        evaluationBatchCount = min(loader.batchesPerEpoch, limit ?? Int.max)
         progress.predictBatch.resetCurrent()
         for callback in callbacks { try callback.onPredictStart(self, module) }
         try module.onPredictStart()
         for callback in callbacks { try callback.onPredictEpochStart(self, module) }
         try module.onPredictEpochStart()
         var predictions: [Tensor] = []
+        let batchCount = min(loader.batchesPerEpoch, limit ?? Int.max)
         var batchIndex = 0
         while batchIndex < (limit ?? Int.max), let batch = loader.nextBatch() {
             progress.predictBatch.incrementReady()
+            progress.predictBatch.isLastBatch = batchIndex == batchCount - 1
             for callback in callbacks { try callback.onPredictBatchStart(self, module, batch: batch, batchIndex: batchIndex, dataloaderIndex: 0) }
             try module.onPredictBatchStart(batch: batch, batchIndex: batchIndex, dataloaderIndex: 0)
             progress.predictBatch.incrementStarted()

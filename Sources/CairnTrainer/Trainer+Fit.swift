@@ -95,7 +95,7 @@ extension Trainer {
     /// the epoch's metrics are final (Lightning's FitLoop.on_advance_end).
     private func completeEpoch(reachedLastBatch: Bool) throws {
         metricPhase = .training
-        metrics.finishEpoch(.training)
+        try logTrainEpochMetrics(metrics.finishEpoch(.training))
         if reachedLastBatch { try updateLRSchedulers(.epoch, plateau: true, batchIndex: 0) }
         progress.epoch.incrementCompleted()
     }
@@ -111,7 +111,11 @@ extension Trainer {
            progress.batchTailsCompleted < progress.trainBatch.total.processed {
             let batchIndex = progress.trainBatch.current.processed - 1
             let isLastBatch = batchIndex == batchCount - 1
+            // The loggers count that batch's own step only once its tail is over (see `loggingStep`).
+            let stepped = !isAccumulating(batchIndex: batchIndex, isLastBatch: isLastBatch)
+            loggerConnector.stepsAtBatchStart = progress.batchesThatStepped - (stepped ? 1 : 0)
             try finishBatchTail(module, batchIndex: batchIndex, isLastBatch: isLastBatch, batchCount: batchCount)
+            markBatchBoundaryForLogging()
             if isLastBatch { return true }
         }
         while !maxStepsReached, !stopHonoured {
@@ -121,7 +125,10 @@ extension Trainer {
             recordStateBeforeBatch(of: module)
             guard let batch = loader.nextBatch() else { return reachedLastBatch }
             let isLastBatch = batchIndex == batchCount - 1
+            markBatchBoundaryForLogging()
+            defer { markBatchBoundaryForLogging() }
             progress.trainBatch.incrementReady()
+            progress.trainBatch.isLastBatch = isLastBatch
             isTrainingStep = true
             currentBatchSize = batch.features.shape.first ?? 1
             defer { isTrainingStep = false }
@@ -147,6 +154,7 @@ extension Trainer {
             }
             try module.onTrainBatchEnd(outputs: loss, batch: batch, batchIndex: batchIndex)
             progress.trainBatch.incrementCompleted()
+            try logTrainStepMetrics()
             isTrainingStep = false
             try stopIfInterrupted()
             stopIfOutOfTime()
@@ -228,13 +236,7 @@ extension Trainer {
         guard stepsNow else { return loss }
         for callback in callbacks { try callback.onBeforeOptimizerStep(self, module, optimizer: optimizer) }
         try module.onBeforeOptimizerStep(optimizer: optimizer)
-        if let limit = options.gradientClipVal {
-            let parameters = optimizer.paramGroups.flatMap(\.parameters)
-            switch options.gradientClipAlgorithm {
-            case .norm: _ = GradientClipping.clipByGlobalNorm(parameters, maxNorm: limit)
-            case .value: GradientClipping.clipByValue(parameters, limit: limit)
-            }
-        }
+        clipGradients(optimizer)
         progress.optimizerStep.incrementStarted()
         optimizer.step()
         // Every counter moves, so the restart rule (rewind to processed) keeps whole steps.
@@ -242,5 +244,17 @@ extension Trainer {
         progress.optimizerStep.incrementCompleted()
         progress.batchesThatStepped += 1
         return loss
+    }
+}
+
+extension Trainer {
+    /// Clips the gradients of every optimized parameter as ``Options/gradientClipVal`` says.
+    func clipGradients(_ optimizer: Optimizer) {
+        guard let limit = options.gradientClipVal else { return }
+        let parameters = optimizer.paramGroups.flatMap(\.parameters)
+        switch options.gradientClipAlgorithm {
+        case .norm: _ = GradientClipping.clipByGlobalNorm(parameters, maxNorm: limit)
+        case .value: GradientClipping.clipByValue(parameters, limit: limit)
+        }
     }
 }

@@ -63,6 +63,10 @@ public final class Trainer: @unchecked Sendable {
         /// Catch SIGINT while a stage runs: it raises ``Trainer/interruptFlag`` instead of killing
         /// the process, so the run stops after the current batch with ``TrainerError/interrupted(stage:)``.
         public var handlesInterruptSignal: Bool
+        /// Add a ``ProgressBar`` when the callbacks hold none (it draws only when standard output is a terminal).
+        public var enableProgressBar: Bool
+        /// Add a ``ModelSummaryCallback`` when the callbacks hold none (it prints only when standard output is a terminal).
+        public var enableModelSummary: Bool
 
         public init(maxEpochs: Int? = nil, maxSteps: Int? = nil, limitTrainBatches: Int? = nil,
                     limitValBatches: Int? = nil, valCheckInterval: ValCheckInterval? = nil, checkValEveryNEpoch: Int? = 1,
@@ -71,7 +75,7 @@ public final class Trainer: @unchecked Sendable {
                     enableCheckpointing: Bool = true, defaultRootDir: String = ".", seed: UInt64? = nil,
                     handlesInterruptSignal: Bool = false, minEpochs: Int? = nil, maxTime: Duration? = nil,
                     limitTestBatches: Int? = nil, limitPredictBatches: Int? = nil, fastDevRun: Int? = nil,
-                    deterministic: Bool = false) {
+                    deterministic: Bool = false, enableProgressBar: Bool = true, enableModelSummary: Bool = true) {
             precondition(accumulateGradBatches >= 1, "Trainer: accumulateGradBatches \(accumulateGradBatches) must be at least 1")
             precondition(logEveryNSteps >= 1, "Trainer: logEveryNSteps \(logEveryNSteps) must be at least 1")
             if let problem = valCheckInterval?.problem { preconditionFailure("Trainer: \(problem)") }
@@ -104,6 +108,8 @@ public final class Trainer: @unchecked Sendable {
             self.limitPredictBatches = limitPredictBatches
             self.fastDevRun = fastDevRun
             self.deterministic = deterministic
+            self.enableProgressBar = enableProgressBar
+            self.enableModelSummary = enableModelSummary
         }
 
         /// The limits `fastDevRun` stands for, set over whatever was given.
@@ -199,6 +205,9 @@ public final class Trainer: @unchecked Sendable {
     /// The module's dropout layers, found at the first batch of a fit.
     var fitDropouts: [Dropout]?
     var trainingStartedAt: ContinuousClock.Instant?
+    var loggerConnector = LoggerConnectorState()
+    /// Batches the running validation, test or prediction loop will take (for progress bars).
+    var evaluationBatchCount = 0
 
     /// Epochs finished (Lightning's `current_epoch`).
     public var currentEpoch: Int { progress.epoch.current.completed }
@@ -213,6 +222,7 @@ public final class Trainer: @unchecked Sendable {
         self.options = options
         accumulateGradBatches = options.accumulateGradBatches
         var callbacks = callbacks
+        callbacks += Self.defaultDisplayCallbacks(options, given: callbacks)
         // As Lightning: checkpointing on and no ModelCheckpoint given adds the default one, last.
         if options.enableCheckpointing, !callbacks.contains(where: { $0 is ModelCheckpoint }) {
             callbacks.append(try ModelCheckpoint())
@@ -348,6 +358,7 @@ public final class Trainer: @unchecked Sendable {
             }
             if stage == .fit {
                 let configured = try module.configureOptimizers()
+                try restoreOptimizerLayouts(configured, module: module)
                 optimizer = configured
                 lrSchedulerConfigs = try module.configureLRSchedulers(optimizer: configured)
                 for (index, configuration) in lrSchedulerConfigs.enumerated() {
@@ -356,6 +367,7 @@ public final class Trainer: @unchecked Sendable {
                 }
             }
             if let checkpoint { try restoreTrainingState(from: checkpoint, stage: stage) }
+            if stage != .predict { try startLogging() }
             if stage == .fit {
                 for callback in callbacks { try callback.onFitStart(self, module) }
                 try module.onFitStart()
@@ -368,6 +380,7 @@ public final class Trainer: @unchecked Sendable {
             try data.teardown(stage: stage)
             for callback in callbacks { try callback.teardown(self, module, stage: stage) }
             try module.teardown(stage: stage)
+            try finalizeLoggers(status: LoggerStatus.success)
             return result
         } catch {
             for callback in callbacks { try callback.onException(self, module, error: error) }
@@ -377,6 +390,9 @@ public final class Trainer: @unchecked Sendable {
                 try data.teardown(stage: stage)
                 for callback in callbacks { try callback.teardown(self, module, stage: stage) }
                 try module.teardown(stage: stage)
+                finalizeLoggersAfterFailure(status: LoggerStatus.interrupted)
+            } else {
+                finalizeLoggersAfterFailure(status: LoggerStatus.failed)
             }
             throw error
         }

@@ -26,6 +26,9 @@ open class TrainingModule: Module, @unchecked Sendable {
     open func testStep(_ batch: Batch, batchIndex: Int) throws -> Tensor? { nil }
     /// The prediction for one batch; defaults to the forward pass on the features.
     open func predictStep(_ batch: Batch, batchIndex: Int) throws -> Tensor { self(batch.features) }
+    /// A sample batch of features (Lightning's `example_input_array`): when given, the model
+    /// summary runs it once to show each submodule's output shape.
+    open var exampleInput: Tensor? { nil }
     /// The optimizer; called once per fit, validate, test or predict run.
     open func configureOptimizers() throws -> Optimizer {
         preconditionFailure("configureOptimizers: \(type(of: self)) does not override configureOptimizers()")
@@ -58,8 +61,7 @@ open class TrainingModule: Module, @unchecked Sendable {
         let training = trainer.isTrainingStep
         trainer.metrics.record(name, value, batchSize: batchSize ?? trainer.currentBatchSize,
                                onStep: onStep ?? training, onEpoch: onEpoch ?? !training, progressBar: progressBar,
-                               phase: trainer.metricPhase,
-                               logStep: (trainer.progress.batchesThatStepped + 1) % trainer.options.logEveryNSteps == 0)
+                               phase: trainer.metricPhase)
     }
 
     /// Records a one-element tensor as a metric (see `log(_:_:)`).

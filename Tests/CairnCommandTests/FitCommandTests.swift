@@ -21,7 +21,7 @@ import Testing
         let result = try Self.cairn.run(["fit", "--data", Self.digits, "--max-epochs", "2",
                                          "--default-root-dir", root.path])
         #expect(result.status == 0, "\(result.stderr)")
-        #expect(result.stdout.contains("epoch 2/2"))
+        #expect(result.stdout.contains("Epoch 2/2: 100%|██████████| 20/20"), "\(result.stdout)")
         #expect(result.stdout.contains("test_acc"))
 
         let checkpoints = root.appendingPathComponent("checkpoints")
@@ -76,7 +76,8 @@ import Testing
         defer { try? FileManager.default.removeItem(at: root) }
         let result = try Self.cairn.run(["fit", "--data", Self.digits, "--callback", "Nope:x=1", "--default-root-dir", root.path])
         #expect(result.status == 2)
-        for known in ["Counter", "ModelCheckpoint"] { #expect(result.stderr.contains(known), "\(result.stderr)") }
+        #expect(result.stderr.contains("known: "), "\(result.stderr)")
+        #expect(result.stderr.contains("Counter") && result.stderr.contains("ModelCheckpoint"), "\(result.stderr)")
     }
 
     @Test func badDataIsOneClearErrorNamingTheFile() throws {

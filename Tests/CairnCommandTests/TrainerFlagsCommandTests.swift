@@ -8,7 +8,8 @@ import Testing
     static let cairn = FitCommandTests.cairn
 
     func fit(_ arguments: [String], root: URL) throws -> (status: Int32, stdout: String, stderr: String) {
-        let result = try Self.cairn.run(["fit", "--data", FitCommandTests.digits, "--default-root-dir", root.path] + arguments)
+        let result = try Self.cairn.run(["fit", "--data", FitCommandTests.digits, "--default-root-dir", root.path,
+                                         "--no-progress-bar", "--no-model-summary"] + arguments)
         return (result.status, result.stdout, result.stderr)
     }
 

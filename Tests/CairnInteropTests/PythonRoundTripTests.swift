@@ -4,40 +4,17 @@ import Foundation
 import Testing
 @testable import CairnInterop
 
-/// Round trips through the real `safetensors` and `torch` packages. Python
-/// comes from `tools/python-interop/ensure-venv.sh` (or `CAIRN_PYTHON`); the
-/// torch tests also need `CAIRN_TORCH_TESTS=1`, since installing torch is slow.
-enum PythonInterop {
-    static let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-        .appendingPathComponent("../../tools/python-interop/roundtrip.py").standardized.path
-    static let safetensorsPython = pythonWith(["safetensors", "numpy"])
-    static let torchPython = ProcessInfo.processInfo.environment["CAIRN_TORCH_TESTS"] == "1" ? pythonWith(["torch"]) : nil
-
-    static func run(_ python: String, _ arguments: [String]) throws -> Any {
-        let result = try runProcess(python, [script] + arguments)
-        guard result.status == 0 else { throw InteropError.io(file: script, reason: result.output) }
-        return try JSONSerialization.jsonObject(with: Data(result.output.utf8))
-    }
-}
-
 extension Trait where Self == ConditionTrait {
-    /// Runs the test only where a Python with `safetensors` and `numpy` exists.
-    static var needsSafetensorsPython: Self {
-        .enabled(if: PythonInterop.safetensorsPython != nil,
-                 "no Python with safetensors and numpy: run tools/python-interop/ensure-venv.sh")
-    }
-
-    /// Runs the test only with `CAIRN_TORCH_TESTS=1` and a Python with torch.
-    static var needsTorchPython: Self {
-        .enabled(if: PythonInterop.torchPython != nil,
-                 "torch round trips need CAIRN_TORCH_TESTS=1 and a Python with torch (ensure-venv.sh installs it then)")
+    /// Runs the test where python3 can make the interop venv (`tools/python-interop/ensure-venv.sh`,
+    /// with torch, safetensors and numpy); skipped with the reason only where Python is missing.
+    static var needsPython: Self {
+        .enabled(if: InteropPython.isAvailable, Comment(rawValue: InteropPython.skipMessage))
     }
 }
 
 @Suite struct PythonSafetensorsRoundTripTests {
-    @Test(.needsSafetensorsPython)
+    @Test(.needsPython)
     func cairnWrittenFileLoadsInPythonWithEqualValues() throws {
-        let python = try #require(PythonInterop.safetensorsPython)
         let scratch = try ScratchDirectory()
         defer { scratch.cleanUp() }
         let url = scratch.file("cairn.safetensors")
@@ -46,7 +23,7 @@ extension Trait where Self == ConditionTrait {
         let codes = CheckpointTensor(dtype: .i16, shape: [2], elements: [Int16(-300), 300])
         try SafetensorsFile.write(tensors: [("net.weight", weight), ("count", count), ("codes", codes)], metadata: ["format": "pt"], to: url)
 
-        let summary = try #require(try PythonInterop.run(python, ["summarize-safetensors", url.path]) as? [String: Any])
+        let summary = try #require(try InteropPython.runJSON("roundtrip.py", ["summarize-safetensors", url.path]) as? [String: Any])
         #expect(summary["metadata"] as? [String: String] == ["format": "pt"])
         let tensors = try #require(summary["tensors"] as? [String: [String: Any]])
         #expect(tensors["net.weight"]?["values"] as? [Double] == [0.5, -1, 2, 3.25, 4, 5])
@@ -57,13 +34,13 @@ extension Trait where Self == ConditionTrait {
         #expect(tensors["codes"]?["values"] as? [Double] == [-300, 300])
     }
 
-    @Test(.needsSafetensorsPython)
+    @Test(.needsPython)
     func pythonWrittenFileImportsWithEqualValues() throws {
-        let python = try #require(PythonInterop.safetensorsPython)
         let scratch = try ScratchDirectory()
         defer { scratch.cleanUp() }
         let url = scratch.file("python.safetensors")
-        _ = try runProcess(python, [PythonInterop.script, "write-safetensors", url.path])
+        let result = try InteropPython.run("roundtrip.py", ["write-safetensors", url.path])
+        #expect(result.status == 0, "\(result.stderr)")
         let contents = try SafetensorsFile.readContents(url)
         #expect(contents.metadata == ["producer": "python"])
         #expect(try contents.tensors["layer.weight"]?.float32s() == (0..<12).map { Float($0) / 8 })
@@ -79,14 +56,13 @@ extension Trait where Self == ConditionTrait {
 }
 
 @Suite struct PythonTorchRoundTripTests {
-    @Test(.needsTorchPython)
+    @Test(.needsPython)
     func torchWrittenFileImportsWithEqualValues() throws {
-        let python = try #require(PythonInterop.torchPython)
         let scratch = try ScratchDirectory()
         defer { scratch.cleanUp() }
         let url = scratch.file("torch.pt")
-        let result = try runProcess(python, [PythonInterop.script, "write-torch", url.path])
-        #expect(result.status == 0, "\(result.output)")
+        let result = try InteropPython.run("roundtrip.py", ["write-torch", url.path])
+        #expect(result.status == 0, "\(result.stderr)")
         let tree = try TorchCheckpoint.read(url)
         #expect(try tree["/state_dict/w"]?.tensor?.float32s() == [0, 1, 2, 3, 4, 5])
         // A transposed view comes out contiguous.
@@ -99,5 +75,19 @@ extension Trait where Self == ConditionTrait {
         guard case .int(2)? = tree["/epoch"], case .bool(true)? = tree["/flag"], case .string("torch")? = tree["/name"] else {
             Issue.record("scalars differ: \(String(describing: tree["/epoch"]))"); return
         }
+    }
+}
+
+/// The venv script tells "no Python here" (skip) apart from other failures.
+@Suite struct InteropVenvScriptTests {
+    @Test func missingPythonExitsWithTheSkipStatus() throws {
+        let scratch = try ScratchDirectory()
+        defer { scratch.cleanUp() }
+        let script = BuiltProduct(url: InteropPython.scriptsDirectory.appendingPathComponent("ensure-venv.sh"))
+        let result = try script.run([], environment: ["PATH": scratch.url.path, "CAIRN_VENV": scratch.file("venv").path])
+        #expect(result.status == 3)
+        #expect(result.stderr.contains("no python3"), "\(result.stderr)")
+        #expect(result.stdout.isEmpty)
+        #expect(!FileManager.default.fileExists(atPath: scratch.file("venv").path))
     }
 }

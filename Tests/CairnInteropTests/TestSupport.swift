@@ -37,31 +37,3 @@ func halfToFloat(_ bits: UInt16) -> Float {
     if exponent == 31 { return mantissa == 0 ? sign * .infinity : .nan }
     return sign * (1 + mantissa / 1024) * powf(2, Float(exponent - 15))
 }
-
-/// Whether `python3` with `module` importable runs here; the path of its interpreter if so.
-func pythonWith(_ modules: [String]) -> String? {
-    var candidates: [String] = []
-    if let cache = ProcessInfo.processInfo.environment["CAIRN_PYTHON"] { candidates.append(cache) }
-    let cacheHome = ProcessInfo.processInfo.environment["XDG_CACHE_HOME"]
-        ?? (ProcessInfo.processInfo.environment["HOME"].map { "\($0)/.cache" } ?? "/tmp")
-    candidates += ["\(cacheHome)/cairn/venv/bin/python", "/work/venv-torch/bin/python", "/usr/bin/python3"]
-    for candidate in candidates where FileManager.default.isExecutableFile(atPath: candidate) {
-        let imports = modules.map { "import \($0)" }.joined(separator: "; ")
-        if (try? runProcess(candidate, ["-c", imports]))?.status == 0 { return candidate }
-    }
-    return nil
-}
-
-/// Runs a program to completion; returns its exit status and standard output.
-func runProcess(_ executable: String, _ arguments: [String]) throws -> (status: Int32, output: String) {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: executable)
-    process.arguments = arguments
-    let pipe = Pipe()
-    process.standardOutput = pipe
-    process.standardError = pipe
-    try process.run()
-    let data = pipe.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return (process.terminationStatus, String(decoding: data, as: UTF8.self))
-}

@@ -75,15 +75,14 @@ func treeDifference(_ lhs: CheckpointValue, _ rhs: CheckpointValue?, at path: St
         #expect(try treeDifference(.double(0.1), back["/ratio"]) == nil)
     }
 
-    @Test(.needsTorchPython)
+    @Test(.needsPython)
     func cairnWrittenCheckpointLoadsWithTorchWeightsOnly() throws {
-        let python = try #require(PythonInterop.torchPython)
         let scratch = try ScratchDirectory()
         defer { scratch.cleanUp() }
         let original = try TorchCheckpoint.read(lightningFixture("last.ckpt"))
         let url = scratch.file("cairn.ckpt")
         try TorchCheckpoint.write(original, to: url)
-        let summary = try #require(try PythonInterop.run(python, ["summarize-torch", url.path]) as? [String: Any])
+        let summary = try #require(try InteropPython.runJSON("roundtrip.py", ["summarize-torch", url.path]) as? [String: Any])
         let top = try #require(summary["dict"] as? [[Any]])
         let keys = top.compactMap { $0.first as? String }
         #expect(Array(keys.prefix(4)) == ["epoch", "global_step", "pytorch-lightning_version", "state_dict"])

@@ -26,6 +26,11 @@ public struct BuiltProduct: Sendable {
         url = directory.appendingPathComponent(name)
     }
 
+    /// Any executable file, run the same way (a script, an interpreter).
+    public init(url: URL) {
+        self.url = url
+    }
+
     /// Whether the product was built.
     public var exists: Bool { FileManager.default.isExecutableFile(atPath: url.path) }
 

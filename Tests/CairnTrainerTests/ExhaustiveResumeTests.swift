@@ -8,8 +8,8 @@ import Foundation
 import OrderedCollections
 import Testing
 
-/// Keeps every `logMetrics` call, in order.
-final class RecordingLogger: ExperimentLogger, @unchecked Sendable {
+/// Keeps every `logMetrics` call the trainer's forwarding makes, in order.
+final class MetricCallRecorder: ExperimentLogger, @unchecked Sendable {
     struct Entry: Equatable, CustomStringConvertible {
         var step: Int
         var metrics: OrderedDictionary<String, Double>
@@ -29,38 +29,6 @@ final class RecordingLogger: ExperimentLogger, @unchecked Sendable {
     func finalize(status: String) throws {}
 }
 
-/// Sends what the loggers would receive at each point of the loop: the logged metrics, and the
-/// callback metrics (what monitors read) under `callback/`, tagged with the hook.
-// When the trainer forwards module metrics to its loggers by itself, this callback can go and
-// the test compare those calls instead.
-final class MetricForwarder: Callback, @unchecked Sendable {
-    private func forward(_ trainer: Trainer, _ hook: String, _ index: Int) throws {
-        var snapshot: OrderedDictionary<String, Double> = ["hook/\(hook)": Double(index)]
-        for (key, value) in trainer.metrics.loggedMetrics { snapshot[key] = value }
-        for (key, value) in trainer.metrics.callbackMetrics { snapshot["callback/\(key)"] = value }
-        snapshot["lr"] = trainer.optimizer?.paramGroups[0].learningRate
-        try trainer.logMetrics(snapshot)
-    }
-
-    // The previous epoch's means are final here; a run resumed mid-epoch repeats this hook (as
-    // Lightning), with nothing new to send.
-    override func onTrainEpochStart(_ trainer: Trainer, _ module: TrainingModule) throws {
-        if !trainer.restartingMidEpoch { try forward(trainer, "train_epoch_start", trainer.currentEpoch) }
-    }
-
-    override func onTrainBatchEnd(_ trainer: Trainer, _ module: TrainingModule, outputs: Tensor?, batch: Batch, batchIndex: Int) throws {
-        try forward(trainer, "train_batch_end", batchIndex)
-    }
-
-    override func onValidationEnd(_ trainer: Trainer, _ module: TrainingModule) throws {
-        if !trainer.isSanityChecking { try forward(trainer, "validation_end", trainer.progress.trainBatch.total.processed) }
-    }
-
-    override func onTrainEnd(_ trainer: Trainer, _ module: TrainingModule) throws {
-        try forward(trainer, "train_end", trainer.currentEpoch)
-    }
-}
-
 /// Saves a checkpoint at every point a run can be resumed from: at each train batch's start,
 /// after its backward pass, before its optimizer step and at its end, after each validation batch
 /// and each validation, and at each train epoch end; noting how many logger calls preceded each.
@@ -73,10 +41,10 @@ final class SaveEverywhere: Callback, @unchecked Sendable {
     }
 
     let directory: URL
-    let logger: RecordingLogger
+    let logger: MetricCallRecorder
     var points: [Point] = []
 
-    init(directory: URL, logger: RecordingLogger) {
+    init(directory: URL, logger: MetricCallRecorder) {
         self.directory = directory
         self.logger = logger
     }
@@ -125,12 +93,20 @@ final class SaveEverywhere: Callback, @unchecked Sendable {
     }
 }
 
-/// ``TinyClassifier`` logging per step and per epoch (also from its epoch-end hook), with a step
+/// ``TinyClassifier`` logging per step and per epoch (also from its epoch-end hook and each validation batch), with a step
 /// schedule, a strict epoch plateau monitor and a lenient per-step one on `val_loss`.
 final class ResumeProbe: TinyClassifier, @unchecked Sendable {
     override func trainingStep(_ batch: Batch, batchIndex: Int) throws -> Tensor? {
         let loss = Loss.crossEntropy(self(batch.features), batch.labels)
         log("train_loss", loss, onStep: true, onEpoch: true)
+        return loss
+    }
+
+    // Per-step validation values reach the loggers batch by batch: a validation run again after a
+    // resume from inside it must not send its earlier batches' values twice.
+    override func validationStep(_ batch: Batch, batchIndex: Int) throws -> Tensor? {
+        let loss = try super.validationStep(batch, batchIndex: batchIndex)
+        if let loss { log("val_batch_loss", loss, onStep: true, onEpoch: false) }
         return loss
     }
 
@@ -146,11 +122,10 @@ final class ResumeProbe: TinyClassifier, @unchecked Sendable {
     }
 }
 
-/// The callbacks of one run, in order: forwarding first, checkpointing last.
+/// The stateful callbacks of one run, with the checkpointing one last.
 struct ProbeCallbacks {
     let counters = [Counter(what: .batches), Counter(what: .epochs)]
     let stopper: EarlyStopping
-    let forwarder = MetricForwarder()
 
     /// With `stopsEarly`, EarlyStopping wants val_loss to rise: the second validation stops the run.
     init(stopsEarly: Bool = false) throws {
@@ -159,7 +134,7 @@ struct ProbeCallbacks {
     }
 
     func list(saver: Callback? = nil) -> [Callback] {
-        [forwarder] + counters + [stopper] + (saver.map { [$0] } ?? [])
+        counters + [stopper] + (saver.map { [$0] } ?? [])
     }
 
     /// Each stateful callback's state, printed (checkpoint values compare by their printed form).
@@ -212,11 +187,11 @@ struct ProbeCallbacks {
         let trainer: Trainer
         let module: ResumeProbe
         let callbacks: ProbeCallbacks
-        let logger: RecordingLogger
+        let logger: MetricCallRecorder
 
         /// Resumed runs start from another initialisation (`seed` 77) than fresh ones (5), so only
         /// the restore can make them agree.
-        init(_ validation: Validation, extra: [Callback] = [], seed: UInt64 = 5, logger: RecordingLogger = RecordingLogger()) throws {
+        init(_ validation: Validation, extra: [Callback] = [], seed: UInt64 = 5, logger: MetricCallRecorder = MetricCallRecorder()) throws {
             module = ResumeProbe(seed: seed)
             self.logger = logger
             callbacks = try validation.callbacks()
@@ -247,7 +222,7 @@ struct ProbeCallbacks {
     @Test(arguments: Validation.allCases) func resumeFromEveryPointIsExact(_ validation: Validation) throws {
         let directory = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
-        let straightLogger = RecordingLogger()
+        let straightLogger = MetricCallRecorder()
         let saver = SaveEverywhere(directory: directory, logger: straightLogger)
         let straight = try ProbeRun(validation, extra: [saver], logger: straightLogger)
         try straight.fit()
@@ -302,8 +277,8 @@ struct ProbeCallbacks {
     }
 
     /// Weights, optimizer, schedulers, their counters and callback states byte-identical, and the same logger calls.
-    func expectSameEnd(_ run: ProbeRun, _ entries: [RecordingLogger.Entry], as straight: ProbeRun,
-                       _ expected: [RecordingLogger.Entry], _ context: String,
+    func expectSameEnd(_ run: ProbeRun, _ entries: [MetricCallRecorder.Entry], as straight: ProbeRun,
+                       _ expected: [MetricCallRecorder.Entry], _ context: String,
                        sourceLocation: SourceLocation = #_sourceLocation) throws {
         let (trainer, straightTrainer) = (run.trainer, straight.trainer)
         #expect(weightBytes(run.module) == weightBytes(straight.module), "weights, \(context)", sourceLocation: sourceLocation)
@@ -318,7 +293,7 @@ struct ProbeCallbacks {
         guard entries != expected else { return }
         let firstDifference = zip(entries, expected).enumerated().first { $0.element.0 != $0.element.1 }?.offset
             ?? min(entries.count, expected.count)
-        func describe(_ list: [RecordingLogger.Entry]) -> String {
+        func describe(_ list: [MetricCallRecorder.Entry]) -> String {
             list.dropFirst(firstDifference).first.map(String.init(describing:)) ?? "nothing"
         }
         Issue.record("logged metrics, \(context): \(entries.count) calls against \(expected.count); first difference at call \(firstDifference): got \(describe(entries)), expected \(describe(expected))",

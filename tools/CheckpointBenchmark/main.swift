@@ -107,6 +107,18 @@ func now() -> Double {
     return Double(spec.tv_sec) + Double(spec.tv_nsec) * 1e-9
 }
 
+/// User plus system CPU seconds of every thread of this process so far.
+func cpuSeconds() -> Double {
+    var usage = rusage()
+    getrusage(RUSAGE_SELF.rawValue, &usage)
+    func seconds(_ time: timeval) -> Double { Double(time.tv_sec) + Double(time.tv_usec) * 1e-6 }
+    return seconds(usage.ru_utime) + seconds(usage.ru_stime)
+}
+
+/// CPU seconds at the start of the phase's timed part: on a shared machine CPU
+/// time moves less than wall time with other jobs' load.
+nonisolated(unsafe) var cpuStart = 0.0
+
 func peakResidentKiB() -> Int {
     guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return -1 }
     for line in status.split(separator: "\n") where line.hasPrefix("VmHWM:") {
@@ -149,6 +161,7 @@ func runPhase(_ phase: String, _ settings: Settings) throws {
         let state = makeState(layout)
         unlink(settings.rawPath)
         let start = now()
+        cpuStart = cpuSeconds()
         let descriptor = open(settings.rawPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
         if descriptor < 0 { fail("open \(settings.rawPath)") }
         for bytes in state { bytes.withUnsafeBytes { writeAll(descriptor, $0) } }
@@ -158,6 +171,7 @@ func runPhase(_ phase: String, _ settings: Settings) throws {
     case "save":
         let tree = makeTree(layout, makeState(layout))
         let start = now()
+        cpuStart = cpuSeconds()
         try Checkpoint.save(tree, to: URL(fileURLWithPath: settings.checkpointPath), options: options)
         seconds = now() - start
     case "async-save":
@@ -169,6 +183,7 @@ func runPhase(_ phase: String, _ settings: Settings) throws {
         var total = 0.0
         for _ in 0..<2 {
             let start = now()
+            cpuStart = cpuSeconds()
             try saver.save(tree, to: url)
             blocked.append(now() - start)
             try saver.wait()
@@ -179,6 +194,7 @@ func runPhase(_ phase: String, _ settings: Settings) throws {
     case "raw-read":
         let buffers = layout.map { UnsafeMutableRawBufferPointer.allocate(byteCount: $0.byteCount, alignment: 64) }
         let start = now()
+        cpuStart = cpuSeconds()
         let descriptor = open(settings.rawPath, O_RDONLY)
         if descriptor < 0 { fail("open \(settings.rawPath)") }
         for buffer in buffers { readAll(descriptor, buffer) }
@@ -186,6 +202,7 @@ func runPhase(_ phase: String, _ settings: Settings) throws {
         seconds = now() - start
     case "load", "load-unchecked":
         let start = now()
+        cpuStart = cpuSeconds()
         let reader = try Checkpoint.open(
             URL(fileURLWithPath: settings.checkpointPath), options: CheckpointLoadOptions(verifyChecksums: phase == "load"))
         let opened = now()
@@ -196,7 +213,7 @@ func runPhase(_ phase: String, _ settings: Settings) throws {
     default:
         fail("unknown phase \(phase)")
     }
-    print("\(seconds) \(peakResidentKiB())\(extra)")
+    print("\(seconds) \(peakResidentKiB()) \(cpuSeconds() - cpuStart)\(extra)")
 }
 
 /// Runs a phase in a child process and parses its one-line result.
@@ -213,44 +230,50 @@ func runChild(_ phase: String, _ settings: Settings) -> [Double] {
     return String(decoding: data, as: UTF8.self).split(whereSeparator: \.isWhitespace).compactMap { Double($0) }
 }
 
-func torchBaseline(_ settings: Settings) -> String {
-    let probe = Process()
-    probe.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    probe.arguments = ["python3", "-c", "import torch"]
-    probe.standardError = FileHandle.nullDevice
-    guard (try? probe.run()) != nil else { return "torch.save: skipped (python3 not found)" }
-    probe.waitUntilExit()
-    guard probe.terminationStatus == 0 else { return "torch.save: skipped (import torch failed)" }
-    let script = """
-        import os, time, torch
-        layers = \(settings.layers)
-        state = {}
-        for l in range(layers):
-            for p in "qkvo":
-                state[f"layers.{l}.attn.{p}.weight"] = torch.randn(1024, 1024)
-                state[f"layers.{l}.attn.{p}.bias"] = torch.randn(1024)
-            state[f"layers.{l}.mlp.up.weight"] = torch.randn(4096, 1024)
-            state[f"layers.{l}.mlp.up.bias"] = torch.randn(4096)
-            state[f"layers.{l}.mlp.down.weight"] = torch.randn(1024, 4096)
-            state[f"layers.{l}.mlp.down.bias"] = torch.randn(1024)
-            state[f"layers.{l}.norm.weight"] = torch.randn(1024)
-            state[f"layers.{l}.norm.bias"] = torch.randn(1024)
-        path = "\(settings.directory)/state.pt"
-        start = time.perf_counter()
-        with open(path, "wb") as f:
-            torch.save({"state_dict": state}, f)
-            f.flush(); os.fsync(f.fileno())
-        print(time.perf_counter() - start)
-        """
+/// A Python that imports torch: `$CAIRN_TORCH_PYTHON`, this machine's torch venv, the interop
+/// tests' venv, then `python3`.
+func torchPython() -> String? {
+    let environment = ProcessInfo.processInfo.environment
+    let cache = environment["XDG_CACHE_HOME"].map { $0 } ?? (NSHomeDirectory() + "/.cache")
+    var candidates = [environment["CAIRN_TORCH_PYTHON"] ?? ""]
+    candidates += ["/work/venv-torch/bin/python", cache + "/cairn/venv/bin/python", "/usr/bin/python3", "/usr/local/bin/python3"]
+    for candidate in candidates where !candidate.isEmpty && FileManager.default.isExecutableFile(atPath: candidate) {
+        let probe = Process()
+        probe.executableURL = URL(fileURLWithPath: candidate)
+        probe.arguments = ["-c", "import torch"]
+        probe.standardError = FileHandle.nullDevice
+        guard (try? probe.run()) != nil else { continue }
+        probe.waitUntilExit()
+        if probe.terminationStatus == 0 { return candidate }
+    }
+    return nil
+}
+
+/// Seconds of each durable `torch.save` of the same state by `tools/torch-save/torch_save_benchmark.py`,
+/// or why it was skipped.
+func torchSaveSeconds(_ settings: Settings, repeats: Int) -> Result<[Double], TorchSkipped> {
+    guard let python = torchPython() else { return .failure(TorchSkipped(reason: "no python imports torch; set CAIRN_TORCH_PYTHON")) }
+    // The script sits beside this file in the source tree.
+    let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("torch-save/torch_save_benchmark.py").path
+    guard FileManager.default.fileExists(atPath: script) else { return .failure(TorchSkipped(reason: "\(script) not found")) }
     let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    process.arguments = ["python3", "-c", script]
+    process.executableURL = URL(fileURLWithPath: python)
+    process.arguments = [script, settings.directory, "\(settings.layers)", "\(repeats)"]
     let output = Pipe()
     process.standardOutput = output
-    guard (try? process.run()) != nil else { return "torch.save: skipped" }
+    guard (try? process.run()) != nil else { return .failure(TorchSkipped(reason: "cannot start \(python)")) }
     let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
     process.waitUntilExit()
-    return "torch.save+fsync: \(text.trimmingCharacters(in: .whitespacesAndNewlines)) s"
+    let seconds = text.split(whereSeparator: \.isWhitespace).compactMap { Double($0) }
+    guard process.terminationStatus == 0, !seconds.isEmpty else {
+        return .failure(TorchSkipped(reason: "\(python) \(script) exited with status \(process.terminationStatus)"))
+    }
+    return .success(seconds)
+}
+
+struct TorchSkipped: Error {
+    let reason: String
 }
 
 let settings = Settings(arguments: CommandLine.arguments)
@@ -268,11 +291,12 @@ func row(_ label: String, _ result: [Double], baseline: Double? = nil) -> String
     let seconds = result[0]
     let overhead = (result[1] * 1024 - Double(stateBytes)) / 1_048_576
     let padded = label.padding(toLength: 28, withPad: " ", startingAt: 0)
-    var text = padded + String(format: "%7.3f s %6.0f MB/s  VmHWM %5.0f MiB (state %+5.0f MiB)", seconds, megabytes / seconds,
-                                result[1] / 1024, overhead)
+    var text = padded + String(format: "%7.3f s %6.0f MB/s  cpu %5.2f s  VmHWM %5.0f MiB (state %+5.0f MiB)", seconds, megabytes / seconds,
+                                result[2], result[1] / 1024, overhead)
     if let baseline { text += String(format: "   %.2fx raw", baseline / seconds) }
     return text
 }
+var cairnSaveSeconds: [Double] = []
 for round in 1...settings.rounds {
     print("round \(round)")
     // Writes alternate with raw baselines; each save is compared with the mean
@@ -289,15 +313,27 @@ for round in 1...settings.rounds {
         print(row("  raw write+fsync", rawWrites[index + 1]))
     }
     let save = saves[1]
+    cairnSaveSeconds += saves.map { $0[0] }
     let rawRead = runChild("raw-read", settings)
     let load = runChild("load", settings)
     let unchecked = runChild("load-unchecked", settings)
     print(row("  raw read (page cache)", rawRead))
-    print(row("  load, checksums verified", load, baseline: rawRead[0]) + String(format: "  (open %.3f s)", load[2]))
+    print(row("  load, checksums verified", load, baseline: rawRead[0]) + String(format: "  (open %.3f s)", load[3]))
     print(row("  load, no checksums", unchecked, baseline: rawRead[0]))
     let async = runChild("async-save", settings)
     print(String(format: "  async save: caller blocked %.3f s (first save %.3f s), %.2fx of sync save %.3f s; save+wait %.3f s",
-                 async[0], async[2], async[0] / save[0], save[0], async[3]))
+                 async[0], async[3], async[0] / save[0], save[0], async[4]))
 }
-print(torchBaseline(settings))
+// torch.save between two raw writes, like Cairn's saves, and against Cairn's best save of all rounds.
+let rawBeforeTorch = runChild("raw-write", settings)
+switch torchSaveSeconds(settings, repeats: 2) {
+case let .success(torchSeconds):
+    let rawAfterTorch = runChild("raw-write", settings)
+    let raw = (rawBeforeTorch[0] + rawAfterTorch[0]) / 2
+    let torchBest = torchSeconds.min() ?? 0, cairnBest = cairnSaveSeconds.min() ?? 0
+    print(String(format: "torch.save+fsync (best of %d) %7.3f s %6.0f MB/s   %.2fx raw (raw %.3f s); Cairn's best save %.3f s: %.2fx torch.save's speed",
+                 torchSeconds.count, torchBest, megabytes / torchBest, raw / torchBest, raw, cairnBest, torchBest / cairnBest))
+case let .failure(skipped):
+    print("torch.save: skipped (\(skipped.reason))")
+}
 for name in ["state.ckpt", "state.raw", "async.ckpt", "state.pt"] { unlink(settings.directory + "/" + name) }

@@ -4,7 +4,7 @@
 //
 //     swift run -c release --scratch-path .build-release MLPBenchmark [epochs]
 //
-// Torch is looked up as $CAIRN_TORCH_PYTHON, then /work/venv-torch/bin/python, then python3.
+// Torch is $CAIRN_TORCH_PYTHON's, else that of the venv tools/python-interop/ensure-venv.sh makes.
 
 import CairnData
 import CairnNN
@@ -86,15 +86,14 @@ for epoch in range(epochs + 1):
 print(json.dumps({"threads": torch.get_num_threads(), "seconds": times, "steps": steps, "version": torch.__version__}))
 """
 
+/// `$CAIRN_TORCH_PYTHON`, else the interop tests' venv (made on first use, with a CPU torch).
 func torchPython() -> String? {
-    let environment = ProcessInfo.processInfo.environment
-    var candidates: [String] = []
-    if let chosen = environment["CAIRN_TORCH_PYTHON"], !chosen.isEmpty { candidates.append(chosen) }
-    candidates += ["/work/venv-torch/bin/python", "/usr/bin/python3", "/usr/local/bin/python3"]
-    for candidate in candidates where FileManager.default.isExecutableFile(atPath: candidate) {
-        if (try? run(candidate, ["-c", "import torch"]))?.status == 0 { return candidate }
-    }
-    return nil
+    if let chosen = ProcessInfo.processInfo.environment["CAIRN_TORCH_PYTHON"], !chosen.isEmpty { return chosen }
+    let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .appendingPathComponent("../python-interop/ensure-venv.sh").standardized.path
+    guard let result = try? run(script, []), result.status == 0,
+          let python = result.output.split(separator: "\n").last.map(String.init) else { return nil }
+    return python
 }
 
 func run(_ executable: String, _ arguments: [String]) throws -> (status: Int32, output: String) {
@@ -142,7 +141,7 @@ print("DigitsMLP 64-128-10 (BatchNorm1d, Dropout 0.1), Adam, batch 64, \(train.c
 let cairn = timeCairn(train: train)
 describe("Cairn", cairn)
 guard let python = torchPython() else {
-    print("PyTorch: skipped (no python with torch; set CAIRN_TORCH_PYTHON)")
+    print("PyTorch: skipped (tools/python-interop/ensure-venv.sh found no python3 to make its venv; or set CAIRN_TORCH_PYTHON)")
     exit(0)
 }
 for threads in [1, 0] {

@@ -4,6 +4,7 @@
   roundtrip.py write-safetensors FILE       -> writes known tensors with the safetensors package
   roundtrip.py summarize-torch FILE         -> torch.load(weights_only=True), summarized as JSON
   roundtrip.py write-torch FILE             -> torch.save of a small nested checkpoint
+  roundtrip.py torch-storages FILE          -> {"/path/of/tensor": storage number}: equal numbers share memory
 """
 import json
 import math
@@ -32,6 +33,23 @@ def summarize_tree(value):
     if isinstance(value, float):
         return {"leaf": finite_or_text(value)}
     return {"leaf": value}
+
+
+def storage_numbers(value, path="", numbers=None, found=None):
+    """Numbers each distinct storage (by data_ptr) in first-seen order, per tensor path."""
+    import torch
+    numbers = {} if numbers is None else numbers
+    found = {} if found is None else found
+    if isinstance(value, torch.Tensor):
+        pointer = value.untyped_storage().data_ptr()
+        found[path] = numbers.setdefault(pointer, len(numbers))
+    elif isinstance(value, dict):
+        for key, child in value.items():
+            storage_numbers(child, f"{path}/{key}", numbers, found)
+    elif isinstance(value, (list, tuple)):
+        for index, child in enumerate(value):
+            storage_numbers(child, f"{path}/{index}", numbers, found)
+    return found
 
 
 def main():
@@ -64,6 +82,9 @@ def main():
         state = collections.OrderedDict([("w", weight), ("w_t", weight.t()), ("row", weight[1])])
         torch.save({"epoch": 2, "state_dict": state, "optimizer_states": [{"state": {0: {"step": torch.tensor(3.0)}}}],
                     "bf16": torch.tensor([1.0, -2.0], dtype=torch.bfloat16), "flag": True, "name": "torch"}, path)
+    elif command == "torch-storages":
+        import torch
+        print(json.dumps(storage_numbers(torch.load(path, weights_only=True))))
     else:
         sys.exit(f"unknown command {command}")
 

@@ -9,6 +9,18 @@ extension CallbackRegistry {
             OnExceptionCheckpoint.self,
             TrainingTimer.self,
             GradientAccumulationScheduler.self,
+            BackboneFinetuning.self,
+            EMAWeightAveraging.self,
+            StochasticWeightAveraging.self,
+            LearningRateFinder.self,
+            BatchSizeFinder.self,
+            ProgressBar.self,
+            ModelSummaryCallback.self,
+            LearningRateMonitor.self,
+            DeviceStatsMonitor.self,
+            ThroughputMonitor.self,
+            SpikeDetection.self,
+            PredictionWriter.self,
         ]
     }
 }

@@ -101,7 +101,9 @@ public final class EarlyStopping: Callback, @unchecked Sendable {
     }
 
     override public func onTrainEpochEnd(_ trainer: Trainer, _ module: TrainingModule) throws {
-        guard checksAtTrainEpochEnd, !skipsCheck(trainer) else { return }
+        // An epoch cut short by maxSteps ends the run anyway, often before its validation ran;
+        // Lightning checks (and, strict, fails on the missing metric) there — a reported pain.
+        guard checksAtTrainEpochEnd, !skipsCheck(trainer), !trainer.maxStepsReached else { return }
         try runCheck(trainer)
     }
 
