@@ -14,9 +14,16 @@ import Testing
         let onException = try OnExceptionCheckpoint(dirpath: directory.path)
         let counter = Counter(what: .epochs)
         let stopper = try EarlyStopping(monitor: "val_loss", patience: 100)
-        let trainer = try Trainer(quietOptions(maxEpochs: 2), callbacks: [onException, checkpointing, counter, stopper])
+        var options = quietOptions(maxEpochs: 2)
+        options.enableProgressBar = false
+        options.enableModelSummary = false
+        let trainer = try Trainer(options, callbacks: [onException, checkpointing, counter, stopper])
         #expect(trainer.callbacks.map { ObjectIdentifier($0) }
             == [counter, stopper, onException, checkpointing].map { ObjectIdentifier($0) })
+        // The default progress bar and model summary (added after the given callbacks) come before them too.
+        let withDisplays = try Trainer(quietOptions(maxEpochs: 2), callbacks: [onException, checkpointing, counter, stopper])
+        #expect(withDisplays.callbacks.count == 6)
+        #expect(withDisplays.callbacks.suffix(2).map { ObjectIdentifier($0) } == [onException, checkpointing].map { ObjectIdentifier($0) })
 
         try trainer.fit(TinyClassifier(seed: 1), data: try freshData())
         let saved = try Checkpoint.load(directory.appendingPathComponent("last.ckpt"))

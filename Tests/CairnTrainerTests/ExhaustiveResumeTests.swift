@@ -8,25 +8,16 @@ import Foundation
 import OrderedCollections
 import Testing
 
-/// Keeps every `logMetrics` call the trainer's forwarding makes, in order.
-final class MetricCallRecorder: ExperimentLogger, @unchecked Sendable {
-    struct Entry: Equatable, CustomStringConvertible {
-        var step: Int
-        var metrics: OrderedDictionary<String, Double>
-        var description: String { "step \(step): \(metrics)" }
-    }
+/// One `logMetrics` call, comparable.
+struct LoggedCall: Equatable, CustomStringConvertible {
+    var step: Int
+    var metrics: OrderedDictionary<String, Double>
+    var description: String { "step \(step): \(metrics)" }
+}
 
-    var entries: [Entry] = []
-    let name = "recording"
-    let version = "version_0"
-
-    func logMetrics(_ metrics: OrderedDictionary<String, Double>, step: Int) throws {
-        entries.append(Entry(step: step, metrics: metrics))
-    }
-
-    func logHyperparameters(_ hyperparameters: CheckpointValue) throws {}
-    func save() throws {}
-    func finalize(status: String) throws {}
+extension RecordingLogger {
+    /// Every `logMetrics` call so far, in order.
+    var loggedCalls: [LoggedCall] { metricRows.map { LoggedCall(step: $0.step, metrics: $0.metrics) } }
 }
 
 /// Saves a checkpoint at every point a run can be resumed from: at each train batch's start,
@@ -41,10 +32,10 @@ final class SaveEverywhere: Callback, @unchecked Sendable {
     }
 
     let directory: URL
-    let logger: MetricCallRecorder
+    let logger: RecordingLogger
     var points: [Point] = []
 
-    init(directory: URL, logger: MetricCallRecorder) {
+    init(directory: URL, logger: RecordingLogger) {
         self.directory = directory
         self.logger = logger
     }
@@ -56,7 +47,7 @@ final class SaveEverywhere: Callback, @unchecked Sendable {
         let file = directory.appendingPathComponent("point-\(points.count).ckpt")
         try trainer.saveCheckpoint(to: file)
         let label = "\(where_) epoch \(trainer.currentEpoch) batch \(trainer.progress.trainBatch.current.processed)"
-        points.append(Point(file: file, where_: label, loggedBefore: logger.entries.count))
+        points.append(Point(file: file, where_: label, loggedBefore: logger.metricRows.count))
     }
 
     override func onTrainBatchEnd(_ trainer: Trainer, _ module: TrainingModule, outputs: Tensor?, batch: Batch, batchIndex: Int) throws {
@@ -187,11 +178,11 @@ struct ProbeCallbacks {
         let trainer: Trainer
         let module: ResumeProbe
         let callbacks: ProbeCallbacks
-        let logger: MetricCallRecorder
+        let logger: RecordingLogger
 
         /// Resumed runs start from another initialisation (`seed` 77) than fresh ones (5), so only
         /// the restore can make them agree.
-        init(_ validation: Validation, extra: [Callback] = [], seed: UInt64 = 5, logger: MetricCallRecorder = MetricCallRecorder()) throws {
+        init(_ validation: Validation, extra: [Callback] = [], seed: UInt64 = 5, logger: RecordingLogger = RecordingLogger()) throws {
             module = ResumeProbe(seed: seed)
             self.logger = logger
             callbacks = try validation.callbacks()
@@ -222,7 +213,7 @@ struct ProbeCallbacks {
     @Test(arguments: Validation.allCases) func resumeFromEveryPointIsExact(_ validation: Validation) throws {
         let directory = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
-        let straightLogger = MetricCallRecorder()
+        let straightLogger = RecordingLogger()
         let saver = SaveEverywhere(directory: directory, logger: straightLogger)
         let straight = try ProbeRun(validation, extra: [saver], logger: straightLogger)
         try straight.fit()
@@ -234,8 +225,8 @@ struct ProbeCallbacks {
 
         for point in saver.points {
             guard let resumed = try ProbeRun.resumed(validation, from: point.file, "resumed from \(point)") else { continue }
-            try expectSameEnd(resumed, resumed.logger.entries, as: straight,
-                              Array(straight.logger.entries[point.loggedBefore...]), "resumed from \(point)")
+            try expectSameEnd(resumed, resumed.logger.loggedCalls, as: straight,
+                              Array(straight.logger.loggedCalls[point.loggedBefore...]), "resumed from \(point)")
         }
     }
 
@@ -255,8 +246,8 @@ struct ProbeCallbacks {
             let first = try ProbeRun(validation, extra: [Interrupter(at: stop), onException])
             #expect(throws: TrainerError.interrupted(stage: .fit), "interrupt at \(stop)") { try first.fit() }
             guard let resumed = try ProbeRun.resumed(validation, from: onException.ckptPath, "interrupted at \(stop)") else { continue }
-            try expectSameEnd(resumed, first.logger.entries + resumed.logger.entries, as: straight,
-                              straight.logger.entries, "interrupted at \(stop)")
+            try expectSameEnd(resumed, first.logger.loggedCalls + resumed.logger.loggedCalls, as: straight,
+                              straight.logger.loggedCalls, "interrupted at \(stop)")
         }
     }
 
@@ -277,8 +268,8 @@ struct ProbeCallbacks {
     }
 
     /// Weights, optimizer, schedulers, their counters and callback states byte-identical, and the same logger calls.
-    func expectSameEnd(_ run: ProbeRun, _ entries: [MetricCallRecorder.Entry], as straight: ProbeRun,
-                       _ expected: [MetricCallRecorder.Entry], _ context: String,
+    func expectSameEnd(_ run: ProbeRun, _ entries: [LoggedCall], as straight: ProbeRun,
+                       _ expected: [LoggedCall], _ context: String,
                        sourceLocation: SourceLocation = #_sourceLocation) throws {
         let (trainer, straightTrainer) = (run.trainer, straight.trainer)
         #expect(weightBytes(run.module) == weightBytes(straight.module), "weights, \(context)", sourceLocation: sourceLocation)
@@ -293,7 +284,7 @@ struct ProbeCallbacks {
         guard entries != expected else { return }
         let firstDifference = zip(entries, expected).enumerated().first { $0.element.0 != $0.element.1 }?.offset
             ?? min(entries.count, expected.count)
-        func describe(_ list: [MetricCallRecorder.Entry]) -> String {
+        func describe(_ list: [LoggedCall]) -> String {
             list.dropFirst(firstDifference).first.map(String.init(describing:)) ?? "nothing"
         }
         Issue.record("logged metrics, \(context): \(entries.count) calls against \(expected.count); first difference at call \(firstDifference): got \(describe(entries)), expected \(describe(expected))",
