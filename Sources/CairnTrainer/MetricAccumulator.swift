@@ -3,17 +3,17 @@ import OrderedCollections
 /// What the module logged: the latest step values and batch-size-weighted epoch means.
 public struct LoggedMetrics: Sendable {
     /// Metrics visible to callbacks (latest step values and finished epoch means).
-    public private(set) var callbackMetrics: OrderedDictionary<String, Double> = [:]
+    public internal(set) var callbackMetrics: OrderedDictionary<String, Double> = [:]
     /// Metrics marked for the progress bar.
-    public private(set) var progressBarMetrics: OrderedDictionary<String, Double> = [:]
+    public internal(set) var progressBarMetrics: OrderedDictionary<String, Double> = [:]
     /// Metrics sent to loggers: step values (every `logEveryNSteps`) and epoch means.
-    public private(set) var loggedMetrics: OrderedDictionary<String, Double> = [:]
+    public internal(set) var loggedMetrics: OrderedDictionary<String, Double> = [:]
 
     /// Running sums per phase, so a mid-epoch validation does not flush the training epoch's.
     var epochSums: [MetricPhase: OrderedDictionary<String, EpochSum>] = [:]
     /// Step values recorded since the phase's last batch end; the trainer decides there whether
     /// they reach the loggers (Lightning's `should_update_logs`).
-    private(set) var unsentStepMetrics: [MetricPhase: OrderedDictionary<String, Double>] = [:]
+    internal(set) var unsentStepMetrics: [MetricPhase: OrderedDictionary<String, Double>] = [:]
 
     init() {}
 
@@ -38,20 +38,36 @@ public struct LoggedMetrics: Sendable {
     /// the metric was also logged per step), starts a new epoch and returns the published means.
     @discardableResult
     mutating func finishEpoch(_ phase: MetricPhase) -> OrderedDictionary<String, Double> {
+        let published = publishEpoch(phase, toLoggers: true)
+        epochSums[phase] = nil
+        unsentStepMetrics[phase] = nil
+        return published
+    }
+
+    /// Makes the running means of `phase` visible to callbacks (and, with `toLoggers`, to the
+    /// loggers) without ending the epoch, returning them: Lightning computes `callback_metrics` on
+    /// access once the epoch's end is reached, so the epoch-end hooks see this epoch's means.
+    @discardableResult
+    mutating func publishEpoch(_ phase: MetricPhase, toLoggers: Bool = false) -> OrderedDictionary<String, Double> {
         var published = OrderedDictionary<String, Double>()
         for (name, sums) in epochSums[phase] ?? [:] {
             let mean = sums.weightedSum / sums.weight
             let alsoPerStep = callbackMetrics["\(name)_step"] != nil
             let key = alsoPerStep ? "\(name)_epoch" : name
             callbackMetrics[key] = mean
-            loggedMetrics[key] = mean
+            if toLoggers { loggedMetrics[key] = mean }
             published[key] = mean
             if alsoPerStep { callbackMetrics[name] = mean }
             if sums.progressBar { progressBarMetrics[key] = mean }
         }
+        return published
+    }
+
+    /// Drops the unfinished sums and unsent step values of `phase`: an evaluation restarted from its
+    /// first batch (after a resume from a checkpoint written inside it) must not count its earlier batches twice.
+    mutating func discardEpoch(_ phase: MetricPhase) {
         epochSums[phase] = nil
         unsentStepMetrics[phase] = nil
-        return published
     }
 
     /// The step values recorded in `phase` since the last call, forgetting them.
@@ -66,8 +82,7 @@ public struct LoggedMetrics: Sendable {
     }
 
     /// Forgets everything but the training epoch's running sums (after the sanity check, as
-    /// Lightning, whose sanity check resets only the validation loop's results): a resumed
-    /// mid-epoch run keeps the sums its checkpoint restored.
+    /// Lightning, whose sanity check resets only the validation loop's results).
     mutating func reset() {
         let trainingSums = epochSums[.training]
         self = LoggedMetrics()
@@ -83,4 +98,4 @@ struct EpochSum: Sendable, Equatable {
 }
 
 /// Which loop a metric was logged in.
-enum MetricPhase: Hashable, Sendable { case training, evaluation }
+enum MetricPhase: String, Hashable, Sendable, CaseIterable { case training, evaluation }

@@ -127,6 +127,12 @@ public struct LoopProgress: Sendable, Equatable {
     public var schedulerStep = ProgressTracker()
     /// Optimizer steps taken (Lightning's `_batches_that_stepped`).
     public var batchesThatStepped = 0
+    /// Train batches (counted as `trainBatch.total.processed`) after which the due-validation
+    /// check has been made, the validation itself included when it reached its end hooks.
+    public var validationCheckedBatches = 0
+    /// Train batches whose whole tail (validation when due, then the per-step plateau monitors) is done.
+    /// With ``validationCheckedBatches``, it tells a restart how much of the last batch's tail is left.
+    public var batchTailsCompleted = 0
     /// Validation batches during fit.
     public var fitValidationBatch = ProgressTracker()
     /// Validation batches of `validate`.
@@ -142,7 +148,11 @@ public struct LoopProgress: Sendable, Equatable {
         .dictionary([
             "fit_loop": .dictionary([
                 "epoch_progress": epoch.checkpointValue,
-                "epoch_loop.state_dict": .dictionary(["_batches_that_stepped": .int(Int64(batchesThatStepped))]),
+                "epoch_loop.state_dict": .dictionary([
+                    "_batches_that_stepped": .int(Int64(batchesThatStepped)),
+                    "_validation_checked_batches": .int(Int64(validationCheckedBatches)),
+                    "_batch_tails_completed": .int(Int64(batchTailsCompleted)),
+                ]),
                 "epoch_loop.batch_progress": trainBatch.batchCheckpointValue,
                 "epoch_loop.scheduler_progress": schedulerStep.readyCompletedValue,
                 "epoch_loop.automatic_optimization.optim_progress": .dictionary([
@@ -188,5 +198,17 @@ public struct LoopProgress: Sendable, Equatable {
                                                    reason: "expected a non-negative int")
         }
         batchesThatStepped = Int(stepped)
+        // Checkpoints written before these were kept resume as they did then: with the tail done.
+        validationCheckedBatches = try optionalCount("_validation_checked_batches", in: loops) ?? trainBatch.total.processed
+        batchTailsCompleted = try optionalCount("_batch_tails_completed", in: loops) ?? trainBatch.total.processed
+    }
+
+    private func optionalCount(_ name: String, in loops: CheckpointValue) throws -> Int? {
+        let pointer = JSONPointer(tokens: ["fit_loop", "epoch_loop.state_dict", name])
+        guard let value = loops[pointer] else { return nil }
+        guard case let .int(count) = value, count >= 0, count <= Int64(Int32.max) else {
+            throw TrainerError.malformedCheckpoint(path: "/loops\(pointer)", reason: "expected a non-negative int")
+        }
+        return Int(count)
     }
 }

@@ -11,19 +11,34 @@ extension Trainer {
     static let accumulatedGradientsKey = "accumulated_gradients"
 
     /// `{parameter name: gradient}` for every parameter holding one, while a window is open.
-    /// Between a batch's backward and the end of its processing the sum cannot be split from that
-    /// batch's share, and the resume redoes the batch: the gradients are then left out, with a warning.
+    /// Between a batch's backward and the end of its processing the resume redoes that batch, so
+    /// the sum saved is the one from before its backward pass.
     func accumulatedGradientsEntry(of module: TrainingModule) -> CheckpointValue? {
         guard accumulationWindowOpen else { return nil }
-        if batchGradientPending {
-            logger.warning("checkpoint taken between backward and the end of a training batch in an open accumulation window: its gradients are not saved; a resume restarts the window's sum at that batch")
-            return nil
-        }
         var gradients = OrderedDictionary<CheckpointKey, CheckpointValue>()
+        if batchGradientPending {
+            guard let before = gradientsBeforeBatch else {
+                logger.warning("checkpoint taken between backward and the end of a training batch in an open accumulation window, with no record of the gradients before it: they are not saved; a resume restarts the window's sum at that batch")
+                return nil
+            }
+            for (name, gradient) in before { gradients[.string(name)] = .tensor(CheckpointTensor(gradient)) }
+            return .dictionary(gradients)
+        }
         for (name, parameter) in module.namedParameters() {
             if let gradient = parameter.grad { gradients[.string(name)] = .tensor(CheckpointTensor(gradient)) }
         }
         return .dictionary(gradients)
+    }
+
+    /// The window's gradients as they stand before a mid-window batch's backward pass. Backward
+    /// replaces each gradient with a new tensor rather than adding in place, so keeping the
+    /// references costs no copy.
+    func recordGradientsBeforeBatch(of module: TrainingModule) {
+        var gradients = OrderedDictionary<String, Tensor>()
+        for (name, parameter) in module.namedParameters() {
+            if let gradient = parameter.grad { gradients[name] = gradient }
+        }
+        gradientsBeforeBatch = gradients
     }
 
     /// Puts saved mid-window gradients back on the parameters, so the window continues where it

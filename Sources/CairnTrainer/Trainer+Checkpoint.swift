@@ -19,9 +19,14 @@ extension Trainer {
         guard let module else { preconditionFailure("dumpCheckpoint: no module is running; call it from a hook") }
         var loops = progress.checkpointValue
         if let trainLoader, case var .dictionary(fitLoop)? = loops["/fit_loop"], case var .dictionary(root) = loops {
-            let batchInFlight = progress.trainBatch.current.ready > progress.trainBatch.current.processed
-            let loaderState = batchInFlight ? trainLoaderStateBeforeBatch ?? trainLoader.stateDict() : trainLoader.stateDict()
+            let loaderState = trainBatchInFlight ? trainLoaderStateBeforeBatch ?? trainLoader.stateDict() : trainLoader.stateDict()
             fitLoop["state_dict"] = .dictionary(["combined_loader": .list([CheckpointValue(loaderState)])])
+            // Lightning does not save a requested stop, so its resumed run trains on until the
+            // next check asks again; Cairn stops where the uninterrupted run stopped.
+            if case var .dictionary(epochLoop)? = fitLoop["epoch_loop.state_dict"] {
+                epochLoop["_should_stop"] = .bool(shouldStop)
+                fitLoop["epoch_loop.state_dict"] = .dictionary(epochLoop)
+            }
             root["fit_loop"] = .dictionary(fitLoop)
             loops = .dictionary(root)
         }
@@ -45,7 +50,7 @@ extension Trainer {
         if let hyperparameters = module.hyperparameters { tree["hyper_parameters"] = hyperparameters }
         if let loggerStates = try loggerStates() { tree["loggers"] = loggerStates }
         if let dataState = try dataModule?.stateDict() { tree["datamodule"] = dataState }
-        if !weightsOnly { tree["rng_states"] = rngStates(of: module) }
+        if !weightsOnly { tree["rng_states"] = rngStates(of: module, batchInFlight: trainBatchInFlight) }
         var checkpoint = CheckpointValue.dictionary(tree)
         if !weightsOnly {
             for callback in callbacks { try callback.onSaveCheckpoint(self, module, checkpoint: &checkpoint) }
@@ -76,16 +81,38 @@ extension Trainer {
                 + "writes), so fit cannot resume from it; use it with validate, test or predict, or load its state_dict into the module")
     }
 
+    /// A training batch has started and is not processed: a checkpoint now resumes by redoing it.
+    var trainBatchInFlight: Bool { progress.trainBatch.current.ready > progress.trainBatch.current.processed }
+
     /// `{"trainer": words, "dropout": {module path: words}}`; words are stored bit-for-bit as Int64.
-    private func rngStates(of module: TrainingModule) -> CheckpointValue {
+    /// With a batch in flight, the generators as they were before it: the resume redoes the batch,
+    /// which must draw the same dropout masks again.
+    private func rngStates(of module: TrainingModule, batchInFlight: Bool) -> CheckpointValue {
         func words(_ generator: RandomGenerator) -> CheckpointValue {
             .list(generator.state.map { .int(Int64(bitPattern: $0)) })
         }
         var dropouts = OrderedDictionary<CheckpointKey, CheckpointValue>()
         for (name, child) in module.namedModules() {
-            if let dropout = child as? Dropout { dropouts[.string(name)] = words(dropout.rng) }
+            guard let dropout = child as? Dropout else { continue }
+            var generator = dropout.rng
+            if batchInFlight, let position = fitDropouts?.firstIndex(where: { $0 === dropout }),
+               position < dropoutGeneratorsBeforeBatch.count {
+                generator = dropoutGeneratorsBeforeBatch[position]
+            }
+            dropouts[.string(name)] = words(generator)
         }
-        return .dictionary(["trainer": words(rng), "dropout": .dictionary(dropouts)])
+        let trainerGenerator = batchInFlight ? rngBeforeBatch ?? rng : rng
+        return .dictionary(["trainer": words(trainerGenerator), "dropout": .dictionary(dropouts)])
+    }
+
+    /// Notes the generators (see ``rngStates(of:batchInFlight:)``) and the logged metrics before a
+    /// training batch; the module's dropouts are found once per fit. Runs every batch, so it only
+    /// copies values (the metrics are copy-on-write: no copy unless the batch logs).
+    func recordStateBeforeBatch(of module: TrainingModule) {
+        if fitDropouts == nil { fitDropouts = module.namedModules().compactMap { $0.module as? Dropout } }
+        rngBeforeBatch = rng
+        if let fitDropouts, !fitDropouts.isEmpty { dropoutGeneratorsBeforeBatch = fitDropouts.map(\.rng) }
+        metricsBeforeBatch = metrics
     }
 
     func loadCheckpointTree(_ url: URL) throws -> CheckpointValue {
@@ -171,8 +198,17 @@ extension Trainer {
         guard let loops = checkpoint["/loops"] else { return }
         var restored = try LoopProgress(loops)
         restartingMidEpoch = restored.epoch.current.started > restored.epoch.current.processed
+        // Written during an epoch's end hooks: the epoch is processed but not completed, and what
+        // follows those hooks (epoch means, the epoch plateau step) is still to do. Lightning rewinds
+        // to completed and reruns the epoch end; Cairn keeps the hooks that ran and does only the rest.
+        restartingAtEpochEnd = restored.epoch.current.processed > restored.epoch.current.completed
         restored.resetOnRestart()
+        if restartingAtEpochEnd {
+            restored.epoch.current.completed -= 1
+            restored.epoch.total.completed -= 1
+        }
         progress = restored
+        if case let .bool(stop)? = loops["/fit_loop/epoch_loop.state_dict/_should_stop"] { shouldStop = stop }
         try restoreLoggers(from: checkpoint)
         if let loaderState = checkpoint["/loops/fit_loop/state_dict/combined_loader/0"] {
             pendingTrainLoaderState = try StateValue(loaderState, path: "/loops/fit_loop/state_dict/combined_loader/0")

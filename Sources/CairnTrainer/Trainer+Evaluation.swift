@@ -12,6 +12,7 @@ extension Trainer {
         module.eval()
         metricPhase = .evaluation
         try loader.startEpoch(0)
+        metrics.discardEpoch(.evaluation)
         evaluationBatchCount = min(loader.batchesPerEpoch, limit ?? Int.max)
         withProgress(for: stage) { $0.resetCurrent() }
         if testing {
@@ -69,6 +70,11 @@ extension Trainer {
             try module.onValidationEpochEnd()
         }
         try logEvaluationEndMetrics(metrics.finishEpoch(.evaluation))
+        // From its end hooks on, fit's validation counts as done: a checkpoint written there (as
+        // ModelCheckpoint's) resumes after it rather than running it again.
+        if stage == .validate, self.stage == .fit, !isSanityChecking {
+            progress.validationCheckedBatches = progress.trainBatch.total.processed
+        }
         if testing {
             for callback in callbacks { try callback.onTestEnd(self, module) }
             try module.onTestEnd()

@@ -31,7 +31,10 @@ extension Trainer {
     var validationEnabled: Bool { validationLoader != nil && options.limitValBatches != 0 }
 
     func runSanityCheck() throws {
-        guard validationEnabled, options.numSanityValSteps > 0, let module, let validationLoader else { return }
+        // As Lightning (`not val_loop.restarting`): a resumed run ran its sanity check already, and
+        // running it again would disturb the restored state.
+        guard validationEnabled, options.numSanityValSteps > 0, restoredCheckpointPath == nil,
+              let module, let validationLoader else { return }
         isSanityChecking = true
         metrics.reset()
         let savedProgress = progress.fitValidationBatch
@@ -44,16 +47,22 @@ extension Trainer {
     }
 
     func runFitLoop() throws {
-        guard let module, let trainLoader, options.limitTrainBatches != 0, !fitDone else { return }
-        if validationEnabled {
-            try checkValCheckInterval(batchesPerEpoch: min(trainLoader.batchesPerEpoch, options.limitTrainBatches ?? Int.max))
-        }
+        // A restored epoch still in progress (its batches or its end) is finished even when the
+        // limits are already reached, as the uninterrupted run finished it.
+        guard let module, let trainLoader, options.limitTrainBatches != 0,
+              !fitDone || restartingMidEpoch || restartingAtEpochEnd else { return }
+        let batchCount = min(trainLoader.batchesPerEpoch, options.limitTrainBatches ?? Int.max)
+        if validationEnabled { try checkValCheckInterval(batchesPerEpoch: batchCount) }
         module.train()
         accumulateGradBatches = options.accumulateGradBatches
         for callback in callbacks { try callback.onTrainStart(self, module) }
         try module.onTrainStart()
         trainingStartedAt = .now
-        while !fitDone {
+        if restartingAtEpochEnd {
+            restartingAtEpochEnd = false
+            try completeEpoch(reachedLastBatch: progress.trainBatch.current.processed >= batchCount)
+        }
+        while !fitDone || restartingMidEpoch {
             progress.epoch.incrementReady()
             if !restartingMidEpoch {
                 try trainLoader.startEpoch(currentEpoch)
@@ -64,38 +73,56 @@ extension Trainer {
             for callback in callbacks { try callback.onTrainEpochStart(self, module) }
             try module.onTrainEpochStart()
             progress.epoch.incrementStarted()
-            let processedBefore = progress.trainBatch.current.processed
-            let reachedLastBatch = try runTrainEpoch(module, trainLoader)
-            // Resumed from a checkpoint written after the epoch's last batch: no batch (so no
-            // validation) ran in this run, and the metrics a plateau monitor reads are not in the
-            // checkpoint; as Lightning, its epoch step is skipped rather than run on nothing.
-            let resumedAtEpochEnd = restartingMidEpoch && progress.trainBatch.current.processed == processedBefore
+            let reachedLastBatch = try runTrainEpoch(module, trainLoader, batchCount: batchCount)
             restartingMidEpoch = false
             progress.epoch.incrementProcessed()
             metricPhase = .training
             // Callbacks first, except those that watch metrics: they run after the module so
             // they see what it logs in its own epoch-end hook (Lightning's FitLoop.on_advance_end).
+            // Each group sees the epoch's means so far, as Lightning's callback_metrics at epoch end.
+            metrics.publishEpoch(.training)
             for callback in callbacks where !callback.monitorsMetrics { try callback.onTrainEpochEnd(self, module) }
             try module.onTrainEpochEnd()
+            metrics.publishEpoch(.training)
             for callback in callbacks where callback.monitorsMetrics { try callback.onTrainEpochEnd(self, module) }
-            try logTrainEpochMetrics(metrics.finishEpoch(.training))
-            // Plateau monitors step once the epoch's metrics are final (Lightning's FitLoop.on_advance_end).
-            if reachedLastBatch, !resumedAtEpochEnd { try updateLRSchedulers(.epoch, plateau: true, batchIndex: 0) }
-            progress.epoch.incrementCompleted()
+            try completeEpoch(reachedLastBatch: reachedLastBatch)
         }
         for callback in callbacks { try callback.onTrainEnd(self, module) }
         try module.onTrainEnd()
     }
 
+    /// What follows the epoch-end hooks: the epoch means, then the plateau monitors, which step once
+    /// the epoch's metrics are final (Lightning's FitLoop.on_advance_end).
+    private func completeEpoch(reachedLastBatch: Bool) throws {
+        metricPhase = .training
+        try logTrainEpochMetrics(metrics.finishEpoch(.training))
+        if reachedLastBatch { try updateLRSchedulers(.epoch, plateau: true, batchIndex: 0) }
+        progress.epoch.incrementCompleted()
+    }
+
     /// Lightning's `_TrainingEpochLoop`: one epoch's batches, each followed by validation when due;
     /// returns whether the epoch ran to its last batch.
-    private func runTrainEpoch(_ module: TrainingModule, _ loader: any BatchLoader) throws -> Bool {
-        let batchCount = min(loader.batchesPerEpoch, options.limitTrainBatches ?? Int.max)
+    private func runTrainEpoch(_ module: TrainingModule, _ loader: any BatchLoader, batchCount: Int) throws -> Bool {
         var reachedLastBatch: Bool { progress.trainBatch.current.processed >= batchCount }
+        // Restored after a batch whose tail had not run (a checkpoint in its end hooks or in the
+        // validation after it): finish that tail first. Lightning does the same when restarting:
+        // `advance` skips training when a validation is due and `on_advance_end` runs it.
+        if restartingMidEpoch, progress.trainBatch.current.processed > 0,
+           progress.batchTailsCompleted < progress.trainBatch.total.processed {
+            let batchIndex = progress.trainBatch.current.processed - 1
+            let isLastBatch = batchIndex == batchCount - 1
+            // The loggers count that batch's own step only once its tail is over (see `loggingStep`).
+            let stepped = !isAccumulating(batchIndex: batchIndex, isLastBatch: isLastBatch)
+            loggerConnector.stepsAtBatchStart = progress.batchesThatStepped - (stepped ? 1 : 0)
+            try finishBatchTail(module, batchIndex: batchIndex, isLastBatch: isLastBatch, batchCount: batchCount)
+            markBatchBoundaryForLogging()
+            if isLastBatch { return true }
+        }
         while !maxStepsReached, !stopHonoured {
             let batchIndex = progress.trainBatch.current.processed
             guard batchIndex < batchCount else { return reachedLastBatch }
             trainLoaderStateBeforeBatch = loader.stateDict()
+            recordStateBeforeBatch(of: module)
             guard let batch = loader.nextBatch() else { return reachedLastBatch }
             let isLastBatch = batchIndex == batchCount - 1
             markBatchBoundaryForLogging()
@@ -108,14 +135,18 @@ extension Trainer {
             for callback in callbacks { try callback.onTrainBatchStart(self, module, batch: batch, batchIndex: batchIndex) }
             guard try module.onTrainBatchStart(batch: batch, batchIndex: batchIndex) else {
                 progress.trainBatch.incrementProcessed()
+                // The epoch ends here with no tail for this batch, in a resumed run too.
+                progress.validationCheckedBatches = progress.trainBatch.total.processed
+                progress.batchTailsCompleted = progress.trainBatch.total.processed
                 return false
             }
             progress.trainBatch.incrementStarted()
             let loss = try optimizationStep(module, batch: batch, batchIndex: batchIndex, isLastBatch: isLastBatch)
             progress.trainBatch.incrementProcessed()
-            let accumulating = !((batchIndex + 1) % accumulateGradBatches == 0 || isLastBatch)
+            let accumulating = isAccumulating(batchIndex: batchIndex, isLastBatch: isLastBatch)
             accumulationWindowOpen = accumulating
             batchGradientPending = false
+            gradientsBeforeBatch = nil
             try updateLRSchedulers(.step, plateau: false, batchIndex: batchIndex, accumulating: accumulating)
             if isLastBatch { try updateLRSchedulers(.epoch, plateau: false, batchIndex: batchIndex) }
             for callback in callbacks {
@@ -127,16 +158,32 @@ extension Trainer {
             isTrainingStep = false
             try stopIfInterrupted()
             stopIfOutOfTime()
+            try finishBatchTail(module, batchIndex: batchIndex, isLastBatch: isLastBatch, batchCount: batchCount)
+            if isLastBatch { return true }
+        }
+        return reachedLastBatch
+    }
+
+    private func isAccumulating(batchIndex: Int, isLastBatch: Bool) -> Bool {
+        !((batchIndex + 1) % accumulateGradBatches == 0 || isLastBatch)
+    }
+
+    /// Lightning's `on_advance_end`: validation when due, then the per-step plateau monitors (which
+    /// read its metrics). Each part is marked done in the loop progress, so a resume from a
+    /// checkpoint written in between does only what is left.
+    private func finishBatchTail(_ module: TrainingModule, batchIndex: Int, isLastBatch: Bool, batchCount: Int) throws {
+        let batchNumber = progress.trainBatch.total.processed
+        if progress.validationCheckedBatches < batchNumber {
             if shouldValidate(batchIndex: batchIndex, isLastBatch: isLastBatch, batchCount: batchCount), let validationLoader {
                 try runEvaluation(.validate, loader: validationLoader, limit: options.limitValBatches)
                 module.train()
                 metricPhase = .training
             }
-            // Plateau monitors stepping per optimizer step run after validation, so they can read its metrics.
-            try updateLRSchedulers(.step, plateau: true, batchIndex: batchIndex, accumulating: accumulating)
-            if isLastBatch { return true }
+            progress.validationCheckedBatches = batchNumber
         }
-        return reachedLastBatch
+        try updateLRSchedulers(.step, plateau: true, batchIndex: batchIndex,
+                               accumulating: isAccumulating(batchIndex: batchIndex, isLastBatch: isLastBatch))
+        progress.batchTailsCompleted = batchNumber
     }
 
     /// Lightning's `_should_check_val_fx`.
@@ -177,6 +224,9 @@ extension Trainer {
             progress.zeroGrad.incrementCompleted()
         }
         let scaledLoss = accumulate == 1 ? loss : loss / Float(accumulate)
+        // A checkpoint written before this batch is processed resumes by redoing it: it must hold
+        // the window's sum without this batch's share.
+        if accumulationWindowOpen, batchIndex % accumulate != 0 { recordGradientsBeforeBatch(of: module) }
         for callback in callbacks { try callback.onBeforeBackward(self, module, loss: scaledLoss) }
         try module.onBeforeBackward(loss: scaledLoss)
         scaledLoss.backward()

@@ -15,6 +15,9 @@ struct LoggerConnectorState: Sendable {
     var resumedLoggers: Set<ObjectIdentifier> = []
     /// Records the interrupted run owed its loggers at the checkpoint, sent when fit starts.
     var owedRecords: [LoggerRecord] = []
+    /// Batches of a validation interrupted by the checkpoint whose step values the loggers already
+    /// hold: the resume runs that validation again from its first batch without sending them twice.
+    var validationBatchesLogged = 0
 }
 
 extension Trainer {
@@ -64,12 +67,13 @@ extension Trainer {
     /// the batch's index (the sanity check logs nothing).
     func logEvaluationStepMetrics(batchIndex: Int) throws {
         let unsent = metrics.takeUnsentStepMetrics(.evaluation)
-        guard !isSanityChecking else { return }
+        guard !isSanityChecking, batchIndex >= loggerConnector.validationBatchesLogged else { return }
         try sendToLoggers(unsent, step: batchIndex, addingEpoch: false)
     }
 
     /// Lightning's `log_eval_end_metrics`: a validation or test run's means.
     func logEvaluationEndMetrics(_ means: OrderedDictionary<String, Double>) throws {
+        loggerConnector.validationBatchesLogged = 0
         guard !isSanityChecking else { return }
         try sendToLoggers(means, step: loggingStep)
     }
@@ -120,33 +124,38 @@ extension Trainer {
         return .dictionary(root)
     }
 
-    /// What `/loops/fit_loop/epoch_loop._results` holds (Lightning keeps its result collection
-    /// there): the training epoch's running sums and the records due but not yet sent when the
-    /// checkpoint was taken — the train step values of a batch saved from its end hooks, or the
-    /// means of an epoch saved from its end hooks.
+    /// What `/loops/fit_loop/epoch_loop._results` holds (Lightning 1.x kept its result collection
+    /// there): the ``LoggedMetrics`` as the resume must find them, plus what the loggers are owed.
+    /// With a train batch in flight, the metrics from before it (the resume redoes the batch, which
+    /// logs again). In a batch's end hooks after its optimizer step, its step values are due to the
+    /// loggers right after those hooks, which the resume does not run again: they are saved as an
+    /// owed record instead. Inside a fit validation that the resume runs again, the number of its
+    /// batches whose step values were sent already.
     private func loggedResultsState() -> CheckpointValue {
-        var sums = metrics.epochSums[.training] ?? [:]
+        var saved = trainBatchInFlight ? metricsBeforeBatch ?? metrics : metrics
         var owed: [LoggerRecord] = []
-        let epochEnding = stage == .fit && progress.epoch.total.processed > progress.epoch.total.completed
-        if epochEnding {
-            var finishing = metrics
-            owed.append(LoggerRecord(step: max(progress.batchesThatStepped - 1, 0), metrics: finishing.finishEpoch(.training)))
-            sums = [:]
-        } else if isTrainingStep, trainBatchStepped, trainStepLogDue {
-            owed.append(LoggerRecord(step: loggingStep, metrics: metrics.unsentStepMetrics[.training] ?? [:]))
+        if stage == .fit, isTrainingStep, !trainBatchInFlight, trainBatchStepped {
+            let unsent = saved.takeUnsentStepMetrics(.training)
+            if trainStepLogDue, !unsent.isEmpty {
+                saved.noteLogged(unsent)
+                var sent = unsent
+                if sent["epoch"] == nil { sent["epoch"] = Double(currentEpoch) }
+                owed.append(LoggerRecord(step: loggingStep, metrics: sent))
+            }
         }
-        var sumEntries = OrderedDictionary<CheckpointKey, CheckpointValue>()
-        for (name, sum) in sums {
-            sumEntries[.string(name)] = .dictionary(["weighted_sum": .double(sum.weightedSum), "weight": .double(sum.weight),
-                                                     "prog_bar": .bool(sum.progressBar)])
+        var validationBatchesLogged = 0
+        if stage == .fit, metricPhase == .evaluation, !isSanityChecking,
+           progress.validationCheckedBatches < progress.trainBatch.total.processed {
+            validationBatchesLogged = progress.fitValidationBatch.current.completed
         }
-        let records: [CheckpointValue] = owed.filter { !$0.metrics.isEmpty }.map { record in
+        var state = saved.checkpointEntries
+        state["owed_logger_records"] = .list(owed.map { record in
             var metrics = OrderedDictionary<CheckpointKey, CheckpointValue>()
             for (name, value) in record.metrics { metrics[.string(name)] = .double(value) }
-            metrics["epoch"] = metrics["epoch"] ?? .double(Double(currentEpoch))
             return .dictionary(["step": .int(Int64(record.step)), "metrics": .dictionary(metrics)])
-        }
-        return .dictionary(["epoch_sums": .dictionary(sumEntries), "unsent": .list(records)])
+        })
+        state["validation_batches_logged"] = .int(Int64(validationBatchesLogged))
+        return .dictionary(state)
     }
 
     /// `/loggers`: each logger's state by its key, saved first so the state matches the files;
@@ -168,34 +177,33 @@ extension Trainer {
         return .dictionary(states)
     }
 
-    /// Restores what ``loggedResultsState()`` and ``loggerStates()`` saved, for a resumed fit.
+    /// Restores what ``loggedResultsState()`` and ``loggerStates()`` saved, for a resumed fit: the
+    /// logged metrics, the records owed to the loggers (sent as fit starts) and each logger's state.
     func restoreLoggers(from checkpoint: CheckpointValue) throws {
         let resultsPath = "/loops/fit_loop/epoch_loop._results"
+        loggerConnector.owedRecords = []
+        loggerConnector.validationBatchesLogged = 0
         if let results = checkpoint[resultsPath] {
-            var sums = OrderedDictionary<String, EpochSum>()
-            if case let .dictionary(entries)? = results["/epoch_sums"] {
-                for (name, entry) in entries {
-                    let path = "\(resultsPath)/epoch_sums/\(name)"
-                    sums[name.token] = EpochSum(weightedSum: try number(entry["/weighted_sum"], path),
-                                                weight: try number(entry["/weight"], path),
-                                                progressBar: { if case .bool(true)? = entry["/prog_bar"] { return true }; return false }())
-                }
-            }
-            metrics.epochSums[.training] = sums.isEmpty ? nil : sums
-            var owed: [LoggerRecord] = []
-            if case let .list(records)? = results["/unsent"] {
+            metrics = try LoggedMetrics(results, path: resultsPath)
+            if case let .list(records)? = results["/owed_logger_records"] {
                 for (index, record) in records.enumerated() {
-                    let path = "\(resultsPath)/unsent/\(index)"
+                    let path = "\(resultsPath)/owed_logger_records/\(index)"
                     guard case let .int(step)? = record["/step"], step >= 0, step <= Int64(Int32.max),
                           case let .dictionary(entries)? = record["/metrics"] else {
                         throw TrainerError.malformedCheckpoint(path: path, reason: "expected a step and metrics")
                     }
                     var values = OrderedDictionary<String, Double>()
-                    for (name, value) in entries { values[name.token] = try number(value, "\(path)/metrics/\(name)") }
-                    owed.append(LoggerRecord(step: Int(step), metrics: values))
+                    for (name, value) in entries { values[name.token] = try checkpointNumber(value, "\(path)/metrics/\(name)") }
+                    loggerConnector.owedRecords.append(LoggerRecord(step: Int(step), metrics: values))
                 }
             }
-            loggerConnector.owedRecords = owed
+            if let logged = results["/validation_batches_logged"] {
+                guard case let .int(count) = logged, count >= 0, count <= Int64(Int32.max) else {
+                    throw TrainerError.malformedCheckpoint(path: "\(resultsPath)/validation_batches_logged",
+                                                           reason: "expected a non-negative int")
+                }
+                loggerConnector.validationBatchesLogged = Int(count)
+            }
         }
         loggerConnector.resumedLoggers = []
         for logger in loggers {
@@ -207,14 +215,6 @@ extension Trainer {
             }
             try logger.loadStateDict(state)
             loggerConnector.resumedLoggers.insert(ObjectIdentifier(logger))
-        }
-    }
-
-    private func number(_ value: CheckpointValue?, _ path: String) throws -> Double {
-        switch value {
-        case let .double(number)?: return number
-        case let .int(number)?: return Double(number)
-        default: throw TrainerError.malformedCheckpoint(path: path, reason: "expected a number")
         }
     }
 }

@@ -5,6 +5,7 @@ import CairnOptim
 import CairnTensor
 import Foundation
 import Logging
+import OrderedCollections
 
 /// Runs a ``TrainingModule`` over a ``DataModule``: fit, validate, test and predict, with
 /// Lightning's loops, hook order (see <doc:Hooks>) and checkpoints.
@@ -136,7 +137,8 @@ public final class Trainer: @unchecked Sendable {
 
     /// The options given at creation, with the limits ``Options/fastDevRun`` implies applied.
     public let options: Options
-    /// The callbacks, in the order their hooks run.
+    /// The callbacks, in the order their hooks run: as given, with ModelCheckpoint and
+    /// OnExceptionCheckpoint instances moved to the end (as Lightning).
     public let callbacks: [Callback]
     /// Where the run's metrics and hyper-parameters are recorded.
     public let loggers: [any ExperimentLogger]
@@ -182,15 +184,26 @@ public final class Trainer: @unchecked Sendable {
     var metricPhase = MetricPhase.training
     var currentBatchSize = 1
     var restartingMidEpoch = false
+    /// Restored from a checkpoint written in an epoch's end hooks: that epoch's remaining end work is due.
+    var restartingAtEpochEnd = false
     /// The last processed batch did not step: the gradients are an accumulation window's partial sum.
     var accumulationWindowOpen = false
     /// The batch in flight has run backward but is not processed yet, so the gradients hold a
     /// contribution that a resume (which redoes that batch) would add a second time.
     var batchGradientPending = false
+    /// The open window's gradients before the batch in flight (see ``recordGradientsBeforeBatch(of:)``).
+    var gradientsBeforeBatch: OrderedDictionary<String, Tensor>?
     var pendingTrainLoaderState: StateValue?
     /// The train loader's state before the batch in flight: a checkpoint written while that batch
     /// is unfinished (on an exception) must resume at it, not after it.
     var trainLoaderStateBeforeBatch: StateValue?
+    /// The generators before the training batch in flight, for the same reason: ``rng``, then each of ``fitDropouts``.
+    var rngBeforeBatch: RandomGenerator?
+    var dropoutGeneratorsBeforeBatch: [RandomGenerator] = []
+    /// The logged metrics before the training batch in flight (a copy-on-write value: no copy unless the batch logs).
+    var metricsBeforeBatch: LoggedMetrics?
+    /// The module's dropout layers, found at the first batch of a fit.
+    var fitDropouts: [Dropout]?
     var trainingStartedAt: ContinuousClock.Instant?
     var loggerConnector = LoggerConnectorState()
     /// Batches the running validation, test or prediction loop will take (for progress bars).
@@ -214,7 +227,11 @@ public final class Trainer: @unchecked Sendable {
         if options.enableCheckpointing, !callbacks.contains(where: { $0 is ModelCheckpoint }) {
             callbacks.append(try ModelCheckpoint())
         }
-        self.callbacks = callbacks
+        // As Lightning's `_reorder_callbacks`: checkpointing callbacks run after all others (in
+        // their given order), so a file written in a hook holds every other callback's work for
+        // that hook, which a resume then neither repeats nor misses.
+        let writesCheckpoints = { (callback: Callback) in callback is ModelCheckpoint || callback is OnExceptionCheckpoint }
+        self.callbacks = callbacks.filter { !writesCheckpoints($0) } + callbacks.filter(writesCheckpoints)
         self.loggers = loggers
         self.logger = logger
         rng = RandomGenerator(seed: options.seed ?? 0)
@@ -245,7 +262,7 @@ public final class Trainer: @unchecked Sendable {
     /// Resuming a run that already reached its limits logs so and trains nothing.
     public func fit(_ module: TrainingModule, data: DataModule, ckptPath: CheckpointSelection? = nil) throws {
         try run(.fit, module, data, ckptPath: ckptPath) {
-            if ckptPath != nil, fitDone {
+            if ckptPath != nil, fitDone, !restartingMidEpoch, !restartingAtEpochEnd {
                 logger.notice("fit: the restored run already finished (epoch \(currentEpoch), step \(globalStep)); nothing to train")
             }
             guard let loader = try data.trainLoader() else { throw TrainerError.missingLoader(stage: .fit, loader: "train") }
@@ -313,8 +330,15 @@ public final class Trainer: @unchecked Sendable {
         dataModule = data
         module.trainer = self
         shouldStop = false
+        restartingMidEpoch = false
+        restartingAtEpochEnd = false
         accumulationWindowOpen = false
         batchGradientPending = false
+        gradientsBeforeBatch = nil
+        rngBeforeBatch = nil
+        dropoutGeneratorsBeforeBatch = []
+        metricsBeforeBatch = nil
+        fitDropouts = nil
         let signalHandler = options.handlesInterruptSignal ? InterruptSignalHandler(flag: interruptFlag) : nil
         defer {
             withExtendedLifetime(signalHandler) {}

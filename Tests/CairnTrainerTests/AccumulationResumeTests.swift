@@ -70,17 +70,35 @@ final class SaveAfterSecondBackward: Callback, @unchecked Sendable {
         #expect(try Checkpoint.load(checkpoint)["/accumulated_gradients"] == nil)
     }
 
-    /// Inside a batch after its backward pass the window's sum includes that batch, which a resume
-    /// redoes: the gradients are left out rather than counted twice.
-    @Test func inFlightBatchGradientsAreLeftOut() throws {
+    /// Inside a batch after its backward pass the gradients include that batch, which a resume
+    /// redoes: the checkpoint holds the window's sum from before it, and the resume is exact.
+    @Test func inFlightBatchSavesTheWindowBeforeIt() throws {
         let directory = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
         let checkpoint = directory.appendingPathComponent("in-flight.ckpt")
+        let straight = TinyClassifier(seed: 3)
+        let straightTrainer = try Trainer(accumulatingOptions())
+        try straightTrainer.fit(straight, data: try freshData())
+        let afterFirstBatch = directory.appendingPathComponent("batch1.ckpt")
+        try Trainer(accumulatingOptions(), callbacks: [StopAndSave(batch: 1, url: afterFirstBatch)])
+            .fit(TinyClassifier(seed: 3), data: try freshData())
         try Trainer(accumulatingOptions(), callbacks: [SaveAfterSecondBackward(url: checkpoint)])
             .fit(TinyClassifier(seed: 3), data: try freshData())
+
         let saved = try Checkpoint.load(checkpoint)
-        #expect(saved["/accumulated_gradients"] == nil)
         #expect(integer(saved["/loops/fit_loop/epoch_loop.batch_progress/total/processed"]) == 1)
+        func gradientBytes(_ checkpoint: CheckpointValue) throws -> [UInt8]? {
+            try checkpoint["/accumulated_gradients/hidden.weight"]?.tensor.map { try Tensor($0, name: "hidden.weight").rawBytes }
+        }
+        let window = try gradientBytes(try Checkpoint.load(afterFirstBatch))
+        #expect(window != nil)
+        #expect(try gradientBytes(saved) == window)
+
+        let resumed = TinyClassifier(seed: 42)
+        let resumedTrainer = try Trainer(accumulatingOptions())
+        try resumedTrainer.fit(resumed, data: try freshData(), ckptPath: checkpoint)
+        #expect(weightBytes(resumed) == weightBytes(straight))
+        #expect(resumedTrainer.optimizer?.stateDict() == straightTrainer.optimizer?.stateDict())
     }
 
     /// A saved gradient whose shape differs from the parameter's is refused, naming the entry.

@@ -151,16 +151,18 @@ final class DoubleStepper: TinyClassifier, @unchecked Sendable {
         #expect(trainer.optimizer?.paramGroups[0].learningRate == 0.05)
     }
 
-    /// Resuming from a checkpoint written after an epoch's last batch runs no validation before
-    /// that epoch ends, so a strict plateau monitor on val_loss skips that one step (as Lightning)
-    /// instead of failing; later epochs step it again.
-    @Test func resumeAtEpochEndSkipsThePlateauStep() throws {
+    /// Resuming from a checkpoint written after an epoch's last batch (before the validation due
+    /// after it) first runs that validation, so a strict plateau monitor on val_loss takes that
+    /// epoch's step, as the uninterrupted run did, instead of failing or skipping it.
+    @Test func resumeAtEpochEndRunsTheValidationAndPlateauStep() throws {
         let directory = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
         let checkpoint = directory.appendingPathComponent("batch5.ckpt")
         let schedulers: @Sendable (Optimizer) -> [LRSchedulerConfiguration] = {
             [LRSchedulerConfiguration(ReduceLROnPlateau($0, patience: 0), monitor: "val_loss")]
         }
+        let straight = try Trainer(quietOptions(maxEpochs: 3))
+        try straight.fit(ScheduledClassifier(seed: 1, makeSchedulers: schedulers), data: try freshData())
         try Trainer(quietOptions(maxEpochs: 3), callbacks: [StopAndSave(batch: 5, url: checkpoint)])
             .fit(ScheduledClassifier(seed: 1, makeSchedulers: schedulers), data: try freshData())
         #expect(integer(try Checkpoint.load(checkpoint)["/lr_schedulers/0/last_epoch"]) == 0)
@@ -171,8 +173,9 @@ final class DoubleStepper: TinyClassifier, @unchecked Sendable {
             Issue.record("expected the plateau configuration")
             return
         }
-        #expect(plateau.lastEpoch == 2)
+        #expect(plateau.lastEpoch == 3)
         #expect(trainer.currentEpoch == 3)
+        #expect(trainer.lrSchedulerConfigs.map { $0.stateDict() } == straight.lrSchedulerConfigs.map { $0.stateDict() })
     }
 
     /// A run with a step and an epoch schedule on one optimizer, stopped after step 7 (mid-epoch 2)
