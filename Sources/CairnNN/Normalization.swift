@@ -18,6 +18,10 @@ open class BatchNorm: Module, @unchecked Sendable {
     public let eps: Float
     /// Weight of the newest batch in the running statistics.
     public let momentum: Float
+    /// Use a cumulative (equal-weight) average of every batch since the last
+    /// ``resetRunningStatistics()`` instead of `momentum` (torch's `momentum=None`), as
+    /// weight averaging does to recompute the statistics of averaged weights.
+    public var usesCumulativeAverage = false
     let expectedRanks: [Int]
 
     init(numFeatures: Int, eps: Float, momentum: Float, affine: Bool, expectedRanks: [Int]) {
@@ -57,16 +61,25 @@ open class BatchNorm: Module, @unchecked Sendable {
         return normalized * weight.value.reshape(channelShape) + bias.value.reshape(channelShape)
     }
 
+    /// Zero means, unit variances and no batches tracked (torch's `reset_running_stats`).
+    public func resetRunningStatistics() {
+        runningMean.value = .zeros(runningMean.value.shape)
+        runningVar.value = .ones(runningVar.value.shape)
+        numBatchesTracked.value = Tensor(indices: [0], shape: [])
+    }
+
     private func updateRunningStatistics(mean: Tensor, biasedVariance: Tensor, reduced: Int) {
-        let unbiasedScale = Float(reduced) / Float(reduced - 1)
-        let keep = 1 - momentum
-        let newMean = zip(runningMean.value.scalars, mean.scalars).map { keep * $0 + momentum * $1 }
-        let newVar = zip(runningVar.value.scalars, biasedVariance.scalars).map { keep * $0 + momentum * ($1 * unbiasedScale) }
-        runningMean.value = Tensor(shape: runningMean.value.shape, scalars: newMean)
-        runningVar.value = Tensor(shape: runningVar.value.shape, scalars: newVar)
         // The counter may come from a file, so it saturates instead of trapping on overflow.
         let tracked = Int(clamping: numBatchesTracked.value.integers[0])
-        numBatchesTracked.value = Tensor(indices: [tracked == .max ? tracked : tracked + 1], shape: [])
+        let counted = tracked == .max ? tracked : tracked + 1
+        numBatchesTracked.value = Tensor(indices: [counted], shape: [])
+        let unbiasedScale = Float(reduced) / Float(reduced - 1)
+        let factor = usesCumulativeAverage ? 1 / Float(counted) : momentum
+        let keep = 1 - factor
+        let newMean = zip(runningMean.value.scalars, mean.scalars).map { keep * $0 + factor * $1 }
+        let newVar = zip(runningVar.value.scalars, biasedVariance.scalars).map { keep * $0 + factor * ($1 * unbiasedScale) }
+        runningMean.value = Tensor(shape: runningMean.value.shape, scalars: newMean)
+        runningVar.value = Tensor(shape: runningVar.value.shape, scalars: newVar)
     }
 }
 

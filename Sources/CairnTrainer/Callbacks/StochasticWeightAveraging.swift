@@ -12,8 +12,10 @@ import OrderedCollections
 /// when the last epoch ends the average replaces the model's weights. The average, its count
 /// and the annealing step are the callback's state, so a resumed run continues them.
 ///
-/// Batch-norm statistics are not recomputed for the averaged weights (Lightning runs an extra
-/// epoch for that); the average is not swapped in for validation (as Lightning).
+/// Once the average is in, batch-norm statistics are recomputed for it, as Lightning's extra
+/// epoch does: one forward-only pass in training mode over the next epoch's training batches,
+/// with every BatchNorm reset and averaging all batches equally; the train loader's position is
+/// put back afterwards. The average is not swapped in for validation (as Lightning).
 public final class StochasticWeightAveraging: Callback, @unchecked Sendable {
     /// When averaging starts: an epoch number (from 1) or a fraction of `maxEpochs`.
     public enum EpochStart: Sendable, Equatable {
@@ -113,6 +115,34 @@ public final class StochasticWeightAveraging: Callback, @unchecked Sendable {
         for (name, parameter) in module.namedParameters() {
             if let averaged = average[name] { parameter.value = averaged }
         }
+        try recomputeBatchNormStatistics(trainer, module)
+    }
+
+    /// torch's `update_bn` over the epoch after the last: statistics made by other weights would
+    /// not fit the averaged ones.
+    private func recomputeBatchNormStatistics(_ trainer: Trainer, _ module: TrainingModule) throws {
+        let norms = module.namedModules().compactMap { $0.module as? BatchNorm }
+        guard !norms.isEmpty, let loader = trainer.trainLoader else { return }
+        let position = loader.stateDict()
+        let wasTraining = module.isTraining
+        defer {
+            for norm in norms { norm.usesCumulativeAverage = false }
+            if !wasTraining { module.eval() }
+        }
+        for norm in norms {
+            norm.resetRunningStatistics()
+            norm.usesCumulativeAverage = true
+        }
+        module.train()
+        try loader.startEpoch(trainer.currentEpoch)
+        let batchLimit = min(loader.batchesPerEpoch, trainer.options.limitTrainBatches ?? Int.max)
+        withNoGrad {
+            for _ in 0..<batchLimit {
+                guard let batch = loader.nextBatch() else { break }
+                _ = module(batch.features)
+            }
+        }
+        try loader.loadStateDict(position)
     }
 
     /// torch's equal-weight average: the first fold copies, later ones add (w − avg) / (n + 1) in Float32.
