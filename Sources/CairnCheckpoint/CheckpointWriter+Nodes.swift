@@ -119,9 +119,9 @@ extension CheckpointWriter {
         let columns = "INSERT INTO nodes(snapshot_id, id, parent_id, position, key, kind, value, path) VALUES "
         let oneRow = "(?, ?, ?, ?, ?, ?, ?, ?)"
         let batched = nodes.rows.count >= Self.nodeRowsPerStatement
-            ? try connection.prepare(columns + Array(repeating: oneRow, count: Self.nodeRowsPerStatement).joined(separator: ", "))
+            ? try statements.statement(columns + Array(repeating: oneRow, count: Self.nodeRowsPerStatement).joined(separator: ", "))
             : nil
-        let single = try connection.prepare(columns + oneRow)
+        let single = try statements.statement(columns + oneRow)
         try nodes.text.withUnsafeBytes { text in
             var start = 0
             while start < nodes.rows.count {

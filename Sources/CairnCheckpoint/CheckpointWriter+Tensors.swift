@@ -11,10 +11,10 @@ extension CheckpointWriter {
     /// rows (the nodes) go in while the first hashes are computed.
     func writeTensors(_ jobs: [TensorJob], writeback: EarlyWriteback?, meanwhile: @escaping () throws -> Void) throws {
         let statements = TensorStatements(
-            insertChunk: try connection.prepare("INSERT INTO chunks(sha256, byte_count, data) VALUES (?, ?, ?)"),
-            insertLink: try connection.prepare(
+            insertChunk: try statements.statement("INSERT INTO chunks(sha256, byte_count, data) VALUES (?, ?, ?)"),
+            insertLink: try statements.statement(
                 "INSERT INTO tensor_chunks(snapshot_id, node_id, chunk_index, chunk_id) VALUES (?, ?, ?, ?)"),
-            insertTensor: try connection.prepare("""
+            insertTensor: try statements.statement("""
                 INSERT INTO tensors(snapshot_id, node_id, path, dtype, shape, byte_count, sha256, chunk_count)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?)
                 """))

@@ -57,7 +57,16 @@ public enum Checkpoint {
 struct CheckpointWriter {
     let connection: SQLiteConnection
     let options: CheckpointSaveOptions
+    /// Where the insert statements come from: a long-lived cache when the
+    /// connection is reused across saves, a fresh one otherwise.
+    let statements: SQLiteStatementCache
     let snapshotID: Int64 = 1
+
+    init(statements: SQLiteStatementCache, options: CheckpointSaveOptions) {
+        connection = statements.connection
+        self.statements = statements
+        self.options = options
+    }
 
     /// Writes `tree` into a new file at `path` and flushes it to disk (fsync).
     static func write(_ tree: CheckpointValue, toNewFile path: String, options: CheckpointSaveOptions) throws {
@@ -88,7 +97,7 @@ struct CheckpointWriter {
             BEGIN;
             """)
         try connection.execute(CheckpointSchema.createTables)
-        let writer = CheckpointWriter(connection: connection, options: options)
+        let writer = CheckpointWriter(statements: SQLiteStatementCache(connection: connection), options: options)
         try writer.insertSnapshot(of: tree, writeback: EarlyWriteback(path: path))
         try connection.execute("COMMIT;")
         try connection.close()
@@ -104,14 +113,14 @@ struct CheckpointWriter {
     }
 
     private func insertMetadata(tree: CheckpointValue, tensorJobs: [TensorJob]) throws {
-        let metadata = try connection.prepare("INSERT INTO metadata(key, value) VALUES (?, ?)")
+        let metadata = try statements.statement("INSERT INTO metadata(key, value) VALUES (?, ?)")
         for (key, value) in [("format_version", "\(CheckpointSchema.formatVersion)"), ("engine_version", cairnCheckpointEngineVersion)] {
             try metadata.reset()
             try metadata.bind(key, at: 1)
             try metadata.bind(value, at: 2)
             try metadata.step()
         }
-        let snapshot = try connection.prepare("""
+        let snapshot = try statements.statement("""
             INSERT INTO snapshots(id, created_at, producer, producer_version, epoch, global_step, tensor_count, total_bytes)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?)
             """)
