@@ -97,7 +97,13 @@ import Testing
     @Test func killedAtRandomMomentsKeepsTopKSound() throws {
         let reference = try FitCommandTests.scratchDirectory()
         defer { try? FileManager.default.removeItem(at: reference) }
+        let clock = ContinuousClock()
+        let started = clock.now
         let expected = try Self.finish(reference)
+        // Kill moments scale with this machine's speed: a fixed window let a fast, quiet machine
+        // finish the whole run before the first kill.
+        let fullRun = clock.now - started
+        let runMicroseconds = Double(fullRun.components.seconds) * 1e6 + Double(fullRun.components.attoseconds) / 1e12
 
         let root = try FitCommandTests.scratchDirectory()
         defer { try? FileManager.default.removeItem(at: root) }
@@ -108,7 +114,7 @@ import Testing
             process.standardOutput = FileHandle.nullDevice
             process.standardError = FileHandle.nullDevice
             try process.run()
-            usleep(UInt32.random(in: 300_000...1_200_000))
+            usleep(UInt32(runMicroseconds * Double.random(in: 0.15...0.8)))
             kill(process.processIdentifier, SIGKILL)
             process.waitUntilExit()
             if process.terminationReason == .uncaughtSignal { kills += 1 }
