@@ -12,13 +12,15 @@ final class RecordingLogger: ExperimentLogger, @unchecked Sendable {
     let version = "version_0"
     private let lock = NSLock()
     private var recorded: [String] = []
-    private(set) var metricRows: [(step: Int, metrics: OrderedDictionary<String, Double>)] = []
+    private var rows: [(step: Int, metrics: OrderedDictionary<String, Double>)] = []
 
     var calls: [String] { lock.withLock { recorded } }
+    /// Every `logMetrics` call, in order.
+    var metricRows: [(step: Int, metrics: OrderedDictionary<String, Double>)] { lock.withLock { rows } }
 
     func logMetrics(_ metrics: OrderedDictionary<String, Double>, step: Int) throws {
         lock.withLock {
-            metricRows.append((step, metrics))
+            rows.append((step, metrics))
             recorded.append("metrics@\(step):" + metrics.keys.joined(separator: ","))
         }
     }

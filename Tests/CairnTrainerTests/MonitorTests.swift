@@ -7,29 +7,17 @@ import Foundation
 import OrderedCollections
 import Testing
 
-/// An ExperimentLogger that keeps every `logMetrics` call a callback makes (the trainer's own
-/// records, which always carry `epoch`, are left out).
-final class MetricRecordingLogger: ExperimentLogger, @unchecked Sendable {
-    let name = "recorder"
-    let version = "version_0"
-    private let lock = NSLock()
-    private var recorded: [(metrics: OrderedDictionary<String, Double>, step: Int)] = []
+extension RecordingLogger {
+    /// The `logMetrics` calls callbacks made, in order (the trainer's own records, which always
+    /// carry `epoch`, are left out).
+    var callbackRows: [(metrics: OrderedDictionary<String, Double>, step: Int)] {
+        metricRows.filter { $0.metrics["epoch"] == nil }.map { ($0.metrics, $0.step) }
+    }
 
-    var calls: [(metrics: OrderedDictionary<String, Double>, step: Int)] { lock.withLock { recorded } }
-
-    /// Every value logged under `name`, in order, with its step.
+    /// Every value a callback logged under `name`, in order, with its step.
     func values(_ name: String) -> [(step: Int, value: Double)] {
-        calls.compactMap { call in call.metrics[name].map { (call.step, $0) } }
+        callbackRows.compactMap { call in call.metrics[name].map { (call.step, $0) } }
     }
-
-    func logMetrics(_ metrics: OrderedDictionary<String, Double>, step: Int) throws {
-        guard metrics["epoch"] == nil else { return }
-        lock.withLock { recorded.append((metrics, step)) }
-    }
-
-    func logHyperparameters(_ hyperparameters: CheckpointValue) throws {}
-    func save() throws {}
-    func finalize(status: String) throws {}
 }
 
 /// TinyClassifier with two param groups: the hidden layer at lr 0.05 and the output at 0.01 with weight decay.
@@ -44,8 +32,8 @@ final class TwoGroupClassifier: TinyClassifier, @unchecked Sendable {
 @Suite struct MonitorTests {
     /// 20 rows in batches of 4: 5 steps per epoch, 2 epochs.
     static func fit(_ callback: Callback, module: TrainingModule = TinyClassifier(seed: 1), logEveryNSteps: Int = 1,
-                    accumulate: Int = 1) throws -> MetricRecordingLogger {
-        let logger = MetricRecordingLogger()
+                    accumulate: Int = 1) throws -> RecordingLogger {
+        let logger = RecordingLogger()
         let options = Trainer.Options(maxEpochs: 2, numSanityValSteps: 0, accumulateGradBatches: accumulate,
                                       logEveryNSteps: logEveryNSteps, enableCheckpointing: false,
                                       enableProgressBar: false, enableModelSummary: false)
@@ -60,16 +48,16 @@ final class TwoGroupClassifier: TinyClassifier, @unchecked Sendable {
         #expect(logger.values("lr-Adam/pg1").map(\.step) == [1, 3, 5, 7, 9])
         #expect(logger.values("lr-Adam/pg1").allSatisfy { $0.value == 0.05 })
         #expect(logger.values("lr-Adam/pg2").allSatisfy { $0.value == 0.01 })
-        #expect(logger.calls.first.map { Array($0.metrics.keys) } == [
+        #expect(logger.callbackRows.first.map { Array($0.metrics.keys) } == [
             "lr-Adam/pg1", "lr-Adam/pg1-momentum", "lr-Adam/pg1-weight_decay",
             "lr-Adam/pg2", "lr-Adam/pg2-momentum", "lr-Adam/pg2-weight_decay"])
-        #expect(logger.calls.first?.metrics["lr-Adam/pg2-momentum"] == 0.8)
-        #expect(logger.calls.first?.metrics["lr-Adam/pg2-weight_decay"] == 0.001)
-        #expect(logger.calls.first?.metrics["lr-Adam/pg1-weight_decay"] == 0)
+        #expect(logger.callbackRows.first?.metrics["lr-Adam/pg2-momentum"] == 0.8)
+        #expect(logger.callbackRows.first?.metrics["lr-Adam/pg2-weight_decay"] == 0.001)
+        #expect(logger.callbackRows.first?.metrics["lr-Adam/pg1-weight_decay"] == 0)
 
         let epochs = try Self.fit(LearningRateMonitor(loggingInterval: .epoch))
-        #expect(epochs.calls.map(\.step) == [0, 5])
-        #expect(epochs.calls.map { Array($0.metrics.keys) } == [["lr-Adam"], ["lr-Adam"]])
+        #expect(epochs.callbackRows.map(\.step) == [0, 5])
+        #expect(epochs.callbackRows.map { Array($0.metrics.keys) } == [["lr-Adam"], ["lr-Adam"]])
     }
 
     @Test func monitorsNeedALogger() throws {
@@ -85,7 +73,7 @@ final class TwoGroupClassifier: TinyClassifier, @unchecked Sendable {
     @Test func deviceStatsBeforeAndAfterLoggedBatches() throws {
         let logger = try Self.fit(DeviceStatsMonitor(), logEveryNSteps: 5)
         // Steps 5 and 10 log: the last batch of each epoch, before and after, at the step count it began with.
-        #expect(logger.calls.count == 4)
+        #expect(logger.callbackRows.count == 4)
         let start = logger.values("DeviceStatsMonitor.on_train_batch_start/cpu_user_time")
         let end = logger.values("DeviceStatsMonitor.on_train_batch_end/cpu_user_time")
         #expect(start.map(\.step) == [4, 9])
@@ -97,13 +85,13 @@ final class TwoGroupClassifier: TinyClassifier, @unchecked Sendable {
         // The load since the batch-start sample (CPU time may not have ticked over such a short span).
         #expect(logger.values("DeviceStatsMonitor.on_train_batch_end/cpu_percent").map { $0.value >= 0 } == [true, true])
         #expect(logger.values("DeviceStatsMonitor.on_train_batch_end/memory_rss_mb").count == 2)
-        #expect(try Self.fit(DeviceStatsMonitor(cpuStats: false)).calls.isEmpty)
+        #expect(try Self.fit(DeviceStatsMonitor(cpuStats: false)).callbackRows.isEmpty)
 
         // Validation batches log too while the step count is one that logs: with every step
         // logging, 2 epochs × 2 validation batches × (start, end), beside 2 × 5 × 2 training calls.
         let everyStep = try Self.fit(DeviceStatsMonitor(), logEveryNSteps: 1)
         #expect(everyStep.values("DeviceStatsMonitor.on_validation_batch_end/memory_rss_mb").map(\.step) == [5, 5, 10, 10])
-        #expect(everyStep.calls.count == 20 + 8)
+        #expect(everyStep.callbackRows.count == 20 + 8)
     }
 
     @Test func throughputOverTheWindow() throws {

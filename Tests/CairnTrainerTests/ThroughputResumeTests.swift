@@ -13,10 +13,10 @@ import Testing
         let options = Trainer.Options(maxEpochs: 2, numSanityValSteps: 0, logEveryNSteps: 1, enableCheckpointing: false,
                                       enableProgressBar: false, enableModelSummary: false)
         try Trainer(options, callbacks: [ThroughputMonitor(windowSize: 3), StopAndSave(step: 4, url: checkpoint)],
-                    loggers: [MetricRecordingLogger()])
+                    loggers: [RecordingLogger()])
             .fit(TinyClassifier(seed: 1), data: try freshData())
 
-        let logger = MetricRecordingLogger()
+        let logger = RecordingLogger()
         let resumed = try Trainer(options, callbacks: [ThroughputMonitor(windowSize: 3)], loggers: [logger])
         try resumed.fit(TinyClassifier(seed: 1), data: try freshData(), ckptPath: checkpoint)
         #expect(resumed.globalStep == 10)
