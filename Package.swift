@@ -101,10 +101,12 @@ let package = Package(
         ),
 
         // MARK: Benchmarks (run in release mode: see tools/README.md)
+        // Finds the Python with torch that benchmarks compare against.
+        .target(name: "BenchmarkSupport", path: "tools/BenchmarkSupport"),
         .executableTarget(name: "MatmulBenchmark", dependencies: ["CairnTensor", "CCairnKernels"], path: "tools/MatmulBenchmark"),
         .executableTarget(name: "TensorBenchmark", dependencies: ["CairnTensor", "CCairnKernels"], path: "tools/TensorBenchmark"),
-        .executableTarget(name: "CheckpointBenchmark", dependencies: ["CairnCheckpoint"], path: "tools/CheckpointBenchmark"),
-        .executableTarget(name: "MLPBenchmark", dependencies: ["CairnNN", "CairnOptim", "CairnData"], path: "tools/MLPBenchmark"),
+        .executableTarget(name: "CheckpointBenchmark", dependencies: ["CairnCheckpoint", "BenchmarkSupport"], path: "tools/CheckpointBenchmark"),
+        .executableTarget(name: "MLPBenchmark", dependencies: ["CairnNN", "CairnOptim", "CairnData", "BenchmarkSupport"], path: "tools/MLPBenchmark"),
         .executableTarget(name: "TrainerBenchmark", dependencies: ["CairnTrainer", "CairnCheckpoint", "CairnNN", "CairnOptim", "CairnData", "CairnTensor"], path: "tools/TrainerBenchmark"),
         // Run by CairnCheckpointTests' crash test, which SIGKILLs it mid-save.
         .executableTarget(name: "CheckpointCrashWriter", dependencies: ["CairnCheckpoint"], path: "tools/CheckpointCrashWriter"),

@@ -5,6 +5,7 @@
 //
 // Each phase runs in its own child process so that its peak memory (VmHWM)
 // is its own.
+import BenchmarkSupport
 import CairnCheckpoint
 import Foundation
 #if canImport(Glibc)
@@ -230,29 +231,10 @@ func runChild(_ phase: String, _ settings: Settings) -> [Double] {
     return String(decoding: data, as: UTF8.self).split(whereSeparator: \.isWhitespace).compactMap { Double($0) }
 }
 
-/// A Python that imports torch: `$CAIRN_TORCH_PYTHON`, this machine's torch venv, the interop
-/// tests' venv, then `python3`.
-func torchPython() -> String? {
-    let environment = ProcessInfo.processInfo.environment
-    let cache = environment["XDG_CACHE_HOME"].map { $0 } ?? (NSHomeDirectory() + "/.cache")
-    var candidates = [environment["CAIRN_TORCH_PYTHON"] ?? ""]
-    candidates += ["/work/venv-torch/bin/python", cache + "/cairn/venv/bin/python", "/usr/bin/python3", "/usr/local/bin/python3"]
-    for candidate in candidates where !candidate.isEmpty && FileManager.default.isExecutableFile(atPath: candidate) {
-        let probe = Process()
-        probe.executableURL = URL(fileURLWithPath: candidate)
-        probe.arguments = ["-c", "import torch"]
-        probe.standardError = FileHandle.nullDevice
-        guard (try? probe.run()) != nil else { continue }
-        probe.waitUntilExit()
-        if probe.terminationStatus == 0 { return candidate }
-    }
-    return nil
-}
-
 /// Seconds of each durable `torch.save` of the same state by `tools/torch-save/torch_save_benchmark.py`,
 /// or why it was skipped.
 func torchSaveSeconds(_ settings: Settings, repeats: Int) -> Result<[Double], TorchSkipped> {
-    guard let python = torchPython() else { return .failure(TorchSkipped(reason: "no python imports torch; set CAIRN_TORCH_PYTHON")) }
+    guard let python = torchPython() else { return .failure(TorchSkipped(reason: "tools/python-interop/ensure-venv.sh found no python3 to make its venv; or set CAIRN_TORCH_PYTHON")) }
     // The script sits beside this file in the source tree.
     let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .appendingPathComponent("torch-save/torch_save_benchmark.py").path

@@ -6,6 +6,7 @@
 //
 // Torch is $CAIRN_TORCH_PYTHON's, else that of the venv tools/python-interop/ensure-venv.sh makes.
 
+import BenchmarkSupport
 import CairnData
 import CairnNN
 import CairnOptim
@@ -86,32 +87,9 @@ for epoch in range(epochs + 1):
 print(json.dumps({"threads": torch.get_num_threads(), "seconds": times, "steps": steps, "version": torch.__version__}))
 """
 
-/// `$CAIRN_TORCH_PYTHON`, else the interop tests' venv (made on first use, with a CPU torch).
-func torchPython() -> String? {
-    if let chosen = ProcessInfo.processInfo.environment["CAIRN_TORCH_PYTHON"], !chosen.isEmpty { return chosen }
-    let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-        .appendingPathComponent("../python-interop/ensure-venv.sh").standardized.path
-    guard let result = try? run(script, []), result.status == 0,
-          let python = result.output.split(separator: "\n").last.map(String.init) else { return nil }
-    return python
-}
-
-func run(_ executable: String, _ arguments: [String]) throws -> (status: Int32, output: String) {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: executable)
-    process.arguments = arguments
-    let pipe = Pipe()
-    process.standardOutput = pipe
-    process.standardError = FileHandle.nullDevice
-    try process.run()
-    let output = pipe.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return (process.terminationStatus, String(decoding: output, as: UTF8.self))
-}
-
 /// Torch's timings with `threads` intra-op threads (0 = torch's default), or nil on failure.
 func timeTorch(python: String, samples: Int, threads: Int) -> (threads: Int, timings: EpochTimings, version: String)? {
-    guard let result = try? run(python, ["-c", torchScript, digitsPath, String(samples), String(epochsToTime), String(threads)]),
+    guard let result = try? runCapturingOutput(python, ["-c", torchScript, digitsPath, String(samples), String(epochsToTime), String(threads)]),
           result.status == 0,
           let line = result.output.split(separator: "\n").last,
           let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
