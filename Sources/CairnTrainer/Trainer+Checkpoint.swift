@@ -19,7 +19,7 @@ extension Trainer {
         guard let module else { preconditionFailure("dumpCheckpoint: no module is running; call it from a hook") }
         var loops = progress.checkpointValue
         if let trainLoader, case var .dictionary(fitLoop)? = loops["/fit_loop"], case var .dictionary(root) = loops {
-            let loaderState = trainBatchInFlight ? trainLoaderStateBeforeBatch ?? trainLoader.stateDict() : trainLoader.stateDict()
+            let loaderState = trainBatchInFlight ? stateBeforeBatch?.trainLoader ?? trainLoader.stateDict() : trainLoader.stateDict()
             fitLoop["state_dict"] = .dictionary(["combined_loader": .list([CheckpointValue(loaderState)])])
             // Lightning does not save a requested stop, so its resumed run trains on until the
             // next check asks again; Cairn stops where the uninterrupted run stopped.
@@ -95,25 +95,41 @@ extension Trainer {
         for (name, child) in module.namedModules() {
             guard let dropout = child as? Dropout else { continue }
             var generator = dropout.rng
-            if batchInFlight, let position = fitDropouts?.firstIndex(where: { $0 === dropout }),
-               position < dropoutGeneratorsBeforeBatch.count {
-                generator = dropoutGeneratorsBeforeBatch[position]
+            if batchInFlight, let before = stateBeforeBatch, let position = fitDropouts?.firstIndex(where: { $0 === dropout }),
+               position < before.dropoutGenerators.count {
+                generator = before.dropoutGenerators[position]
             }
             dropouts[.string(name)] = words(generator)
         }
-        let trainerGenerator = batchInFlight ? rngBeforeBatch ?? rng : rng
+        let trainerGenerator = batchInFlight ? stateBeforeBatch?.rng ?? rng : rng
         return .dictionary(["trainer": words(trainerGenerator), "dropout": .dictionary(dropouts)])
     }
 
-    /// Notes the generators (see ``rngStates(of:batchInFlight:)``) and the logged metrics before a
-    /// training batch; the module's dropouts are found once per fit. Runs every batch, so it only
-    /// copies values (the metrics are copy-on-write: no copy unless the batch logs).
-    func recordStateBeforeBatch(of module: TrainingModule) {
+    /// Notes ``StateBeforeBatch`` before a training batch; the module's dropouts are found once per
+    /// fit. Runs every batch, so it only copies values (the metrics are copy-on-write: no copy
+    /// unless the batch logs).
+    func recordStateBeforeBatch(of module: TrainingModule, loader: any BatchLoader) {
         if fitDropouts == nil { fitDropouts = module.namedModules().compactMap { $0.module as? Dropout } }
-        rngBeforeBatch = rng
-        if let fitDropouts, !fitDropouts.isEmpty { dropoutGeneratorsBeforeBatch = fitDropouts.map(\.rng) }
-        metricsBeforeBatch = metrics
+        stateBeforeBatch = StateBeforeBatch(trainLoader: loader.stateDict(), rng: rng,
+                                            dropoutGenerators: fitDropouts?.map(\.rng) ?? [], metrics: metrics)
     }
+}
+
+/// What a training batch changes before it is processed, as it was before the batch: a checkpoint
+/// written while the batch is in flight (after its backward pass, on an exception) saves these, so
+/// the resume redoes the batch with the same loader position, dropout masks and metrics.
+struct StateBeforeBatch {
+    /// The train loader's position.
+    var trainLoader: StateValue
+    /// ``Trainer/rng``.
+    var rng: RandomGenerator
+    /// Each of the fit's dropout layers' generators, in ``Trainer/fitDropouts`` order.
+    var dropoutGenerators: [RandomGenerator]
+    /// The logged metrics.
+    var metrics: LoggedMetrics
+}
+
+extension Trainer {
 
     func loadCheckpointTree(_ url: URL) throws -> CheckpointValue {
         try Checkpoint.load(url)

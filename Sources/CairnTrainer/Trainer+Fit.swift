@@ -121,8 +121,7 @@ extension Trainer {
         while !maxStepsReached, !stopHonoured {
             let batchIndex = progress.trainBatch.current.processed
             guard batchIndex < batchCount else { return reachedLastBatch }
-            trainLoaderStateBeforeBatch = loader.stateDict()
-            recordStateBeforeBatch(of: module)
+            recordStateBeforeBatch(of: module, loader: loader)
             guard let batch = loader.nextBatch() else { return reachedLastBatch }
             let isLastBatch = batchIndex == batchCount - 1
             markBatchBoundaryForLogging()

@@ -132,7 +132,7 @@ extension Trainer {
     /// owed record instead. Inside a fit validation that the resume runs again, the number of its
     /// batches whose step values were sent already.
     private func loggedResultsState() -> CheckpointValue {
-        var saved = trainBatchInFlight ? metricsBeforeBatch ?? metrics : metrics
+        var saved = trainBatchInFlight ? stateBeforeBatch?.metrics ?? metrics : metrics
         var owed: [LoggerRecord] = []
         if stage == .fit, isTrainingStep, !trainBatchInFlight, trainBatchStepped {
             let unsent = saved.takeUnsentStepMetrics(.training)

@@ -194,14 +194,8 @@ public final class Trainer: @unchecked Sendable {
     /// The open window's gradients before the batch in flight (see ``recordGradientsBeforeBatch(of:)``).
     var gradientsBeforeBatch: OrderedDictionary<String, Tensor>?
     var pendingTrainLoaderState: StateValue?
-    /// The train loader's state before the batch in flight: a checkpoint written while that batch
-    /// is unfinished (on an exception) must resume at it, not after it.
-    var trainLoaderStateBeforeBatch: StateValue?
-    /// The generators before the training batch in flight, for the same reason: ``rng``, then each of ``fitDropouts``.
-    var rngBeforeBatch: RandomGenerator?
-    var dropoutGeneratorsBeforeBatch: [RandomGenerator] = []
-    /// The logged metrics before the training batch in flight (a copy-on-write value: no copy unless the batch logs).
-    var metricsBeforeBatch: LoggedMetrics?
+    /// What the training batch in flight changes, as it was before that batch (see ``StateBeforeBatch``).
+    var stateBeforeBatch: StateBeforeBatch?
     /// The module's dropout layers, found at the first batch of a fit.
     var fitDropouts: [Dropout]?
     var trainingStartedAt: ContinuousClock.Instant?
@@ -335,9 +329,7 @@ public final class Trainer: @unchecked Sendable {
         accumulationWindowOpen = false
         batchGradientPending = false
         gradientsBeforeBatch = nil
-        rngBeforeBatch = nil
-        dropoutGeneratorsBeforeBatch = []
-        metricsBeforeBatch = nil
+        stateBeforeBatch = nil
         fitDropouts = nil
         let signalHandler = options.handlesInterruptSignal ? InterruptSignalHandler(flag: interruptFlag) : nil
         defer {
