@@ -46,11 +46,9 @@ public struct LoggerSpec: Sendable, Equatable {
 
     /// The logger, writing under `saveDirectory` or else `defaultRootDir`.
     public func makeLogger(defaultRootDir: String) -> any ExperimentLogger {
-        let root = URL(fileURLWithPath: saveDirectory ?? defaultRootDir, isDirectory: true)
         switch kind {
-        case .csv: return CSVLogger(saveDirectory: root, name: name ?? CSVLogger.defaultName, version: version, prefix: prefix)
-        case .tensorboard:
-            return TensorBoardLogger(saveDirectory: root, name: name ?? TensorBoardLogger.defaultName, version: version, prefix: prefix)
+        case .csv: CSVLogger(saveDirectory: root(defaultRootDir), name: resolvedName, version: version, prefix: prefix)
+        case .tensorboard: TensorBoardLogger(saveDirectory: root(defaultRootDir), name: resolvedName, version: version, prefix: prefix)
         }
     }
 
@@ -59,22 +57,18 @@ public struct LoggerSpec: Sendable, Equatable {
     /// logger of one run do not land in `version_0` and `version_1`.
     public static func makeLoggers(_ specs: [String], defaultRootDir: String) throws -> [any ExperimentLogger] {
         var parsed = try specs.map { try LoggerSpec(parsing: $0) }
-        var sharedVersions: [String: Int] = [:]
-        let unversionedFolders = parsed.filter { $0.version == nil }.map { $0.experimentDirectory(defaultRootDir: defaultRootDir).path }
-        for (index, spec) in parsed.enumerated() where spec.version == nil {
-            let folder = spec.experimentDirectory(defaultRootDir: defaultRootDir)
-            guard unversionedFolders.filter({ $0 == folder.path }).count > 1 else { continue }
-            let version = sharedVersions[folder.path] ?? RunDirectory.nextFreeVersion(in: folder)
-            sharedVersions[folder.path] = version
+        let folders = parsed.map { RunDirectory(root: $0.root(defaultRootDir), name: $0.resolvedName, version: nil).experimentDirectory }
+        let unversioned = parsed.indices.filter { parsed[$0].version == nil }
+        var sharedVersions: [URL: Int] = [:]
+        for index in unversioned where unversioned.filter({ folders[$0] == folders[index] }).count > 1 {
+            let version = sharedVersions[folders[index]] ?? RunDirectory.nextFreeVersion(in: folders[index])
+            sharedVersions[folders[index]] = version
             parsed[index].version = version
         }
         return parsed.map { $0.makeLogger(defaultRootDir: defaultRootDir) }
     }
 
-    /// The folder holding this logger's `version_N` folders.
-    private func experimentDirectory(defaultRootDir: String) -> URL {
-        let root = URL(fileURLWithPath: saveDirectory ?? defaultRootDir, isDirectory: true)
-        let folder = name ?? (kind == .csv ? CSVLogger.defaultName : TensorBoardLogger.defaultName)
-        return folder.isEmpty ? root : root.appendingPathComponent(folder, isDirectory: true)
-    }
+    private func root(_ defaultRootDir: String) -> URL { URL(fileURLWithPath: saveDirectory ?? defaultRootDir, isDirectory: true) }
+
+    private var resolvedName: String { name ?? (kind == .csv ? CSVLogger.defaultName : TensorBoardLogger.defaultName) }
 }
