@@ -3,9 +3,10 @@ import PackageDescription
 
 // Dependencies run one way: CairnTensor knows nothing of the others, and
 // CairnCheckpoint knows nothing of the tensor engine or the trainer.
+// Linux only: the engines call Glibc directly and use Synchronization's Mutex, so no
+// Apple platform is declared until a Darwin path exists.
 let package = Package(
     name: "Cairn",
-    platforms: [.macOS(.v13)],
     products: [
         .library(name: "Cairn", targets: ["Cairn"]),
         .library(name: "CairnTensor", targets: ["CairnTensor"]),
@@ -15,6 +16,7 @@ let package = Package(
         .library(name: "CairnData", targets: ["CairnData"]),
         .library(name: "CairnTrainer", targets: ["CairnTrainer"]),
         .library(name: "CairnInterop", targets: ["CairnInterop"]),
+        .library(name: "CairnExamples", targets: ["CairnExamples"]),
         .executable(name: "cairn", targets: ["CairnCommand"]),
         .executable(name: "ckpt-inspect", targets: ["CkptInspect"]),
     ],
@@ -77,11 +79,19 @@ let package = Package(
                            .product(name: "OrderedCollections", package: "swift-collections")]
         ),
 
+        // MARK: Examples (the models `cairn` trains, their data as package resources)
+        .target(
+            name: "CairnExamples",
+            dependencies: ["CairnTensor", "CairnNN", "CairnOptim", "CairnData", "CairnTrainer"],
+            resources: [.copy("Resources/digits.csv")]
+        ),
+
         // MARK: Umbrella and command-line tools
         .target(
             name: "Cairn",
             dependencies: ["CairnTensor", "CairnNN", "CairnOptim", "CairnData", "CairnCheckpoint", "CairnTensorCheckpoint",
-                           "CairnTrainer", "CairnInterop", .product(name: "OrderedCollections", package: "swift-collections")]
+                           "CairnTrainer", "CairnInterop", "CairnExamples",
+                           .product(name: "OrderedCollections", package: "swift-collections")]
         ),
         .executableTarget(
             name: "CairnCommand",
@@ -124,7 +134,8 @@ let package = Package(
         .testTarget(name: "CairnDataTests", dependencies: ["CairnData"]),
         .testTarget(name: "CairnTests", dependencies: ["Cairn"]),
         .testTarget(name: "CairnCommandTests", dependencies: ["Cairn", "CairnCommand", "CairnTestSupport"]),
-        .testTarget(name: "CairnTrainerTests", dependencies: ["CairnTrainer"]),
+        .testTarget(name: "CairnTrainerTests", dependencies: ["CairnTrainer", "CairnExamples"]),
+        .testTarget(name: "CairnExamplesTests", dependencies: ["CairnExamples", "CairnTrainer"]),
         // Runs the built ckpt-inspect; the dependency makes `swift test` build it first.
         .testTarget(name: "CkptInspectTests", dependencies: ["CairnCheckpoint", "CairnInterop", "CkptInspect", "CairnTestSupport"]),
         .testTarget(name: "CairnInteropTests", dependencies: ["CairnInterop", "CairnCheckpoint", "CairnTestSupport"]),

@@ -54,7 +54,19 @@ public struct CheckpointDiff: Sendable {
     }
 
     private static func isPrefix(_ prefix: JSONPointer, of path: JSONPointer) -> Bool {
-        prefix.tokens.count <= path.tokens.count && Array(path.tokens.prefix(prefix.tokens.count)) == prefix.tokens
+        prefix.tokens.count <= path.tokens.count
+            && zip(prefix.tokens, path.tokens).enumerated().allSatisfy { index, pair in
+                tokenMatches(pair.0, pair.1, callbackLevel: index == 1 && path.tokens[0] == "callbacks")
+            }
+    }
+
+    /// Whether a selector token names `token`. Under `/callbacks` a bare class name such as
+    /// `ModelCheckpoint` also names each of its state keys (`ModelCheckpoint{"monitor": …}`,
+    /// `Counter<"what":"batches">`), since nobody types a whole state key on a command line.
+    static func tokenMatches(_ selector: String, _ token: String, callbackLevel: Bool) -> Bool {
+        if selector == token { return true }
+        guard callbackLevel, token.hasPrefix(selector), let next = token.dropFirst(selector.count).first else { return false }
+        return next == "{" || next == "<"
     }
 
     /// Whether `path` is selected, or lies on the way to a selected path.

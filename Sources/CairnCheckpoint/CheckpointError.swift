@@ -5,6 +5,8 @@ import Foundation
 public enum CheckpointError: Error, Sendable, Equatable, CustomStringConvertible {
     /// The file is missing, empty, not SQLite, or SQLite but not a Cairn checkpoint.
     case notACheckpoint(file: String, reason: String)
+    /// The path names a directory, FIFO, socket or device where a file was expected.
+    case notARegularFile(file: String, kind: String)
     /// The file was written by a newer format than this reader understands.
     case newerFormatVersion(file: String, fileVersion: Int64, supportedVersion: Int64)
     /// The file is a checkpoint but its content is inconsistent.
@@ -28,6 +30,8 @@ public enum CheckpointError: Error, Sendable, Equatable, CustomStringConvertible
         switch self {
         case let .notACheckpoint(file, reason):
             return "\(file): not a Cairn checkpoint (\(reason))"
+        case let .notARegularFile(file, kind):
+            return "\(file): is a \(kind), not a regular file"
         case let .newerFormatVersion(file, fileVersion, supportedVersion):
             return "\(file): format version \(fileVersion) is newer than the supported version \(supportedVersion)"
         case let .corrupt(file, path, reason):

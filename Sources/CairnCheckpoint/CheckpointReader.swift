@@ -69,8 +69,8 @@ public final class CheckpointReader: @unchecked Sendable {
         let file = url.path
         self.file = file
         self.options = options
-        guard FileManager.default.fileExists(atPath: file) else {
-            throw CheckpointError.io(file: file, operation: "open", errno: ENOENT)
+        guard try InputFile.requireReadableRegularFile(file) > 0 else {
+            throw CheckpointError.notACheckpoint(file: file, reason: "the file is empty")
         }
         connection = try Self.openValidated(file: file)
         try connection.execute("PRAGMA mmap_size=\(Self.mmapSize);")

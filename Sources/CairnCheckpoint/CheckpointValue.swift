@@ -44,8 +44,13 @@ public indirect enum CheckpointValue: Sendable {
         return node
     }
 
-    /// The value at a pointer given as text, or `nil` if absent or malformed.
+    /// The value at a JSON Pointer given as text (`"/state_dict/0.weight"`), or, for text
+    /// that does not start with `/`, the child under that one key (`checkpoint["state_dict"]`,
+    /// as a Python dict reads); `nil` if absent or a malformed pointer.
+    ///
+    /// A plain key is taken whole, so `"a/b"` names the key `a/b`, never a path.
     public subscript(path: String) -> CheckpointValue? {
+        guard path.hasPrefix("/") else { return path.isEmpty ? self : child(path) }
         guard let pointer = try? JSONPointer(parsing: path) else { return nil }
         return self[pointer]
     }

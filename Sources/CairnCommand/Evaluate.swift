@@ -32,7 +32,7 @@ extension EvaluationCommand {
 extension CairnCommand {
     /// `cairn validate`: the validation metrics of a checkpoint (best by default).
     struct Validate: EvaluationCommand {
-        static let configuration = CommandConfiguration(abstract: "Validate a checkpoint (default: best) and print val_loss and val_acc.")
+        static let configuration = CommandConfiguration(abstract: "Validate a checkpoint (default: best) and print val_loss and val_acc.", discussion: CairnCommand.exitStatusText)
         @OptionGroup var options: RunOptions
         @Flag(help: "Print the metrics as one JSON object and nothing else.")
         var json = false
@@ -41,7 +41,7 @@ extension CairnCommand {
 
     /// `cairn test`: the test metrics of a checkpoint (best by default).
     struct Test: EvaluationCommand {
-        static let configuration = CommandConfiguration(abstract: "Test a checkpoint (default: best) and print test_loss and test_acc.")
+        static let configuration = CommandConfiguration(abstract: "Test a checkpoint (default: best) and print test_loss and test_acc.", discussion: CairnCommand.exitStatusText)
         @OptionGroup var options: RunOptions
         @Flag(help: "Print the metrics as one JSON object and nothing else.")
         var json = false
@@ -50,7 +50,7 @@ extension CairnCommand {
 
     /// `cairn predict`: the predicted class of every test row, one per line.
     struct Predict: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Predict the test split's classes with a checkpoint (default: best).")
+        static let configuration = CommandConfiguration(abstract: "Predict the test split's classes with a checkpoint (default: best).", discussion: CairnCommand.exitStatusText)
         @OptionGroup var options: RunOptions
 
         func run() throws {

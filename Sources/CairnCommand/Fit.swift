@@ -11,7 +11,7 @@ extension CairnCommand {
                 Checkpoints go to <root>/checkpoints/: the three best epochs by val_loss \
                 (epoch=E-step=S.ckpt) and last.ckpt, each written atomically. \
                 Resume with --ckpt-path last. Open them with `sqlite3` or `ckpt-inspect`.
-                """
+                """ + "\n\n" + CairnCommand.exitStatusText
         )
 
         @OptionGroup var options: RunOptions
@@ -23,7 +23,7 @@ extension CairnCommand {
                 let module = options.module
                 try trainer.fit(module, data: data, ckptPath: options.selection(default: nil))
                 if let sizes = data.splitSizes {
-                    print("cairn fit: \(options.data): \(sizes.train) train, \(sizes.validation) validation, \(sizes.test) test")
+                    print("cairn fit: \(options.dataDescription): \(sizes.train) train, \(sizes.validation) validation, \(sizes.test) test")
                 }
                 let test = try trainer.test(module, data: data)
                 print(formatted(test.filter { $0.key.hasPrefix("test_") }))

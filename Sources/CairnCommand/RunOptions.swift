@@ -4,8 +4,8 @@ import Foundation
 
 /// The options every `cairn` subcommand shares: data, model, trainer and callbacks.
 struct RunOptions: ParsableArguments {
-    @Option(help: "The CSV file to train on (columns p0…p63,label).")
-    var data = "Fixtures/digits.csv"
+    @Option(help: "The CSV file to train on (columns p0…p63,label; default: the digits data bundled with cairn).")
+    var data: String?
 
     @Option(help: "Number of epochs to train.")
     var maxEpochs = 15
@@ -53,6 +53,9 @@ struct RunOptions: ParsableArguments {
     var trainerFlags: TrainerFlags
 
     func validate() throws {
+        if let data {
+            do { try InputFile.requireReadableRegularFile(data) } catch { throw ValidationError("--data \(error)") }
+        }
         guard maxEpochs > 0 else { throw ValidationError("--max-epochs must be at least 1, got \(maxEpochs)") }
         if let maxSteps, maxSteps < 1 { throw ValidationError("--max-steps must be at least 1, got \(maxSteps)") }
         guard batchSize > 0 else { throw ValidationError("--batch-size must be at least 1, got \(batchSize)") }
@@ -126,6 +129,9 @@ struct RunOptions: ParsableArguments {
 
     var module: DigitsClassifier { DigitsClassifier(lr: lr, seed: seed) }
     var dataModule: DigitsDataModule { DigitsDataModule(path: data, batchSize: batchSize, seed: seed) }
+
+    /// The CSV file read, for messages.
+    var dataDescription: String { data ?? "bundled digits.csv" }
 
     func selection(default fallback: CheckpointSelection?) -> CheckpointSelection? {
         ckptPath.map(CheckpointSelection.init) ?? fallback

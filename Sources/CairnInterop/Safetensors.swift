@@ -34,6 +34,7 @@ public enum SafetensorsFile {
     /// Tensors and metadata of the file at `url`, every offset checked first.
     public static func readContents(_ url: URL) throws -> Contents {
         let file = url.path
+        try InputFile.requireReadableRegularFile(file)
         let data: Data
         do { data = try Data(contentsOf: url, options: .mappedIfSafe) } catch {
             throw InteropError.io(file: file, reason: "cannot read: \(error.localizedDescription)")

@@ -104,12 +104,7 @@ final class TorchArchiveReader {
 
     init(url: URL) throws {
         file = url.path
-        do {
-            let attributes = try FileManager.default.attributesOfItem(atPath: file)
-            fileSize = (attributes[.size] as? NSNumber)?.uint64Value ?? 0
-        } catch {
-            throw InteropError.io(file: file, reason: "cannot read: \(error.localizedDescription)")
-        }
+        fileSize = UInt64(try InputFile.requireReadableRegularFile(file))
         do { archive = try Archive(url: url, accessMode: .read) } catch {
             throw InteropError.malformedArchive(file: file, reason: "cannot open the zip (\(error))")
         }

@@ -72,7 +72,12 @@ public final class Embedding: Module, @unchecked Sendable {
         super.init()
     }
 
+    /// Looks up each token id of an integer tensor; a float tensor stops the program, as in
+    /// torch, rather than truncating 2.7 to token 2 without a word.
     override public func forward(_ input: Tensor) -> Tensor {
+        precondition(input.dtype.isIntegral,
+                     "Embedding: token ids must be an integer tensor (I64, I32, …), got \(input.dtype.rawValue) of shape \(input.shape); "
+                     + "build them with Tensor(indices:)")
         let dimension = weight.value.shape[1]
         let flat = Tensor(indices: input.integers.map { Int($0) })
         return weight.value.indexSelect(axis: 0, indices: flat).reshape(input.shape + [dimension])

@@ -61,7 +61,7 @@ public enum HalfPrecision {
 
 extension DType {
     /// Whether values of this type are read as integers (indices, masks).
-    var isIntegral: Bool { !isFloatingPoint }
+    public var isIntegral: Bool { !isFloatingPoint }
 
     /// Decodes little-endian elements into Float32 compute values.
     func decodeFloats(_ bytes: [UInt8], count: Int) -> [Float] {

@@ -138,22 +138,27 @@ extension Trainer {
     /// Lightning's `_restore_modules_and_callbacks`: the module's hook, its weights, hyper-parameters,
     /// the data module, then each callback's hook and state by key (mismatches become warnings);
     /// generators are restored here too so the model is whole before any step.
-    func restoreModulesAndCallbacks(from checkpoint: CheckpointValue, module: TrainingModule, data: DataModule) throws {
+    func restoreModulesAndCallbacks(from checkpoint: CheckpointValue, module: TrainingModule, data: DataModule,
+                                    stage: Stage) throws {
         try module.onLoadCheckpoint(checkpoint: checkpoint)
         try module.loadStateDict(try savedWeights(in: checkpoint))
         if let hyperparameters = checkpoint["/hyper_parameters"] { module.hyperparameters = hyperparameters }
         if let dataState = checkpoint["/datamodule"] { try data.loadStateDict(dataState) }
         for callback in callbacks { try callback.onLoadCheckpoint(self, module, checkpoint: checkpoint) }
-        try restoreCallbackStates(from: checkpoint)
+        try restoreCallbackStates(from: checkpoint, stage: stage)
         try restoreGenerators(from: checkpoint, module: module)
     }
 
+
+    /// Mismatched states are warned about only when fitting: validate, test and predict never
+    /// continue a callback's work, so a fresh trainer evaluating a checkpoint stays quiet
+    /// (the mismatches are still in ``callbackStateWarnings``).
     /// The tensors under `/state_dict`, by name.
     func savedWeights(in checkpoint: CheckpointValue) throws -> OrderedDictionary<String, Tensor> {
         try (checkpoint["/state_dict"] ?? .null).tensorDictionary(path: "/state_dict")
     }
 
-    private func restoreCallbackStates(from checkpoint: CheckpointValue) throws {
+    private func restoreCallbackStates(from checkpoint: CheckpointValue, stage: Stage) throws {
         var saved = OrderedDictionary<String, CheckpointValue>()
         if case let .dictionary(entries)? = checkpoint["/callbacks"] {
             for (key, value) in entries { saved[key.token] = value }
@@ -172,7 +177,9 @@ extension Trainer {
         for key in saved.keys where !claimed.contains(key) {
             warnings.append(CallbackStateWarning(kind: .savedStateWithoutCallback, stateKey: key))
         }
-        for warning in warnings { logger.warning("\(warning.description)") }
+        for warning in warnings {
+            if stage == .fit { logger.warning("\(warning.description)") } else { logger.debug("\(warning.description)") }
+        }
         callbackStateWarnings = warnings
     }
 

@@ -346,7 +346,7 @@ public final class Trainer: @unchecked Sendable {
             let checkpoint = try restoredCheckpointPath.map { try loadCheckpointTree($0) }
             if let checkpoint, let restoredCheckpointPath {
                 try requireTrainingState(in: checkpoint, file: restoredCheckpointPath, stage: stage)
-                try restoreModulesAndCallbacks(from: checkpoint, module: module, data: data)
+                try restoreModulesAndCallbacks(from: checkpoint, module: module, data: data, stage: stage)
             }
             if stage == .fit {
                 let configured = try module.configureOptimizers()

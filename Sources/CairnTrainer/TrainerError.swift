@@ -22,7 +22,7 @@ public enum TrainerError: Error, Equatable, Sendable, CustomStringConvertible {
     public var description: String {
         switch self {
         case let .duplicateStateKey(key, first, second):
-            "callbacks \(first) and \(second) share the state key \(key); give one a distinct stateKey"
+            "\(first) and \(second) share the state key \(key); give one a distinct stateKey"
         case let .malformedCheckpoint(path, reason): "checkpoint \(path): \(reason)"
         case let .checkpointFile(path, reason): "checkpoint file \(path): \(reason)"
         case let .missingLoader(stage, loader): "\(stage.rawValue): no \(loader) loader"

@@ -9,9 +9,15 @@ struct CkptInspect: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ckpt-inspect",
         abstract: "Inspect, compare and verify Cairn checkpoint files.",
-        discussion: "Exit status: 0 on success (diff: equal; verify: all good), 1 when diff finds differences or verify finds damage, 2 on any error.",
+        discussion: exitStatusText,
+        version: cairnCheckpointEngineVersion,
         subcommands: [Show.self, Tree.self, Tensors.self, Get.self, Callbacks.self, Diff.self, Verify.self, SQL.self, List.self,
                       Convert.self])
+
+    static let exitStatusText = """
+        Exit status: 0 on success (diff: equal; verify: all good), 1 when diff finds differences or \
+        verify finds damage, 2 on a usage or input error (a bad flag, a missing or unreadable file).
+        """
 
     /// Like `diff(1)`, every failure exits 2 with one line on stderr, so a
     /// script can tell "different" (1) from "could not tell" (2).

@@ -28,7 +28,7 @@ extension CkptInspect {
                   wrote model.safetensors (safetensors, 9 tensors)
                   $ ckpt-inspect convert Fixtures/lightning/last.ckpt imported.ckpt --to cairn
                   wrote imported.ckpt (cairn, 34 tensors)
-                """)
+                """ + "\n\n" + CkptInspect.exitStatusText)
 
         @Argument(help: "The checkpoint to read (Cairn, PyTorch/Lightning zip, or safetensors).") var input: String
         @Argument(help: "The file to write.") var output: String

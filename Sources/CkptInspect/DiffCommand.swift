@@ -18,12 +18,12 @@ extension CkptInspect {
                   ~ /state_dict/layer.weight: F32 [4, 4]: max |Δ| 0.05, rel L2 0.012, 16 of 16 elements differ
                   + /callbacks/EarlyStopping (dict)
                   3 differences
-                """)
+                """ + "\n\n" + CkptInspect.exitStatusText)
 
         @Argument(help: "The old checkpoint.") var old: String
         @Argument(help: "The new checkpoint.") var new: String
-        @Option(help: "Compare only below this JSON Pointer (repeatable).") var only: [String] = []
-        @Option(help: "Skip everything below this JSON Pointer (repeatable).") var ignore: [String] = []
+        @Option(help: "Compare only below this JSON Pointer (repeatable); /callbacks/<Class> names every state key of that class.") var only: [String] = []
+        @Option(help: "Skip everything below this JSON Pointer (repeatable); /callbacks/<Class> names every state key of that class.") var ignore: [String] = []
         @Option(help: "Absolute tolerance for tensor elements.") var atol: Double = 0
         @Option(help: "Relative tolerance for tensor elements.") var rtol: Double = 0
         @OptionGroup var output: OutputOptions

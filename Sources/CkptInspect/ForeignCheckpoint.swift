@@ -7,13 +7,15 @@ enum CheckpointFileFormat {
     case cairn, torchZip, safetensors
 
     init(of url: URL) throws {
-        guard let handle = FileHandle(forReadingAtPath: url.path) else {
-            // Let the checkpoint engine name the problem (missing, unreadable).
-            self = .cairn
-            return
+        try InputFile.requireReadableRegularFile(url.path)
+        let head: [UInt8]
+        do {
+            let handle = try FileHandle(forReadingFrom: url)
+            defer { try? handle.close() }
+            head = [UInt8](try handle.read(upToCount: 9) ?? Data())
+        } catch {
+            throw InspectionError(file: url.path, message: "cannot read: \(error.localizedDescription)")
         }
-        defer { try? handle.close() }
-        let head = [UInt8](handle.readData(ofLength: 9))
         if head.starts(with: [0x50, 0x4B, 0x03, 0x04]) {
             self = .torchZip
         } else if head.count == 9, head[8] == UInt8(ascii: "{") {

@@ -19,7 +19,7 @@ extension CkptInspect {
                   }
                   $ ckpt-inspect get last.ckpt /state_dict/layer.bias
                   F32 [4] (16 B): [0, 1, 2, 3]
-                """)
+                """ + "\n\n" + CkptInspect.exitStatusText)
 
         @Argument(help: "The checkpoint file.") var file: String
         @Argument(help: "JSON Pointer of the value, e.g. /optimizer_states/0/param_groups/0/lr.") var pointer: String
@@ -79,7 +79,7 @@ extension CkptInspect {
                   ModelCheckpoint<"monitor":"val_loss">
                     best_model_path = "epoch=1.ckpt"
                     current_score = 0.25
-                """)
+                """ + "\n\n" + CkptInspect.exitStatusText)
 
         @Argument(help: "The checkpoint file.") var file: String
         @OptionGroup var output: OutputOptions

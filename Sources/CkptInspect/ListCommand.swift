@@ -21,7 +21,7 @@ extension CkptInspect {
                   epoch=1-step=40.ckpt      1    40  val_loss  0.229667  172.0 KiB
                   epoch=2-step=60.ckpt      2    60  val_loss  0.12044   172.0 KiB  best
                   last.ckpt                 2    60  val_loss  0.12044   172.0 KiB  last
-                """)
+                """ + "\n\n" + CkptInspect.exitStatusText)
 
         @Argument(help: "The run directory.") var directory: String
         @OptionGroup var output: OutputOptions

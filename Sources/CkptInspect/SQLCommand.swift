@@ -17,7 +17,7 @@ extension CkptInspect {
                   dtype  n
                   F32    10
                   I64     2
-                """)
+                """ + "\n\n" + CkptInspect.exitStatusText)
 
         @Argument(help: "The checkpoint file.") var file: String
         @Argument(help: "One SQL statement that only reads.") var query: String

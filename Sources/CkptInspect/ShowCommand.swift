@@ -19,7 +19,7 @@ extension CkptInspect {
                   global_step  300
                   tensors      12 (1.2 MiB)
                   ...
-                """)
+                """ + "\n\n" + CkptInspect.exitStatusText)
 
         @Argument(help: "The checkpoint file.") var file: String
         @OptionGroup var output: OutputOptions

@@ -17,7 +17,7 @@ extension CkptInspect {
                   /state_dict/layer.bias    F32    [4]            4   16 B    0     3    1.5  1.11803    0    0
                   /state_dict/half          F16    [3]            3    6 B   -2     1   -0.5      1.5    0    1
                   3 tensors, 86 B
-                """)
+                """ + "\n\n" + CkptInspect.exitStatusText)
 
         @Argument(help: "The checkpoint file.") var file: String
         @Option(help: "Only tensors whose JSON Pointer matches this glob ('*' also matches '/').") var filter: String?

@@ -14,7 +14,7 @@ extension CkptInspect {
                   /state_dict  dict (2 keys)  96 B
                     layer.weight  tensor F32 [4, 4]  64 B
                     layer.bias    tensor F32 [4]     16 B
-                """)
+                """ + "\n\n" + CkptInspect.exitStatusText)
 
         @Argument(help: "The checkpoint file.") var file: String
         @Argument(help: "JSON Pointer of the subtree to print (default: the root).") var pointer: String = ""

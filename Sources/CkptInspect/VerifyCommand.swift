@@ -15,7 +15,7 @@ extension CkptInspect {
                   epoch=1.ckpt: OK (12 tensors, 1.2 MiB)
                   epoch=2.ckpt: BAD
                     /state_dict/layer.weight: sha256 mismatch, stored 3f…, computed 9a…
-                """)
+                """ + "\n\n" + CkptInspect.exitStatusText)
 
         @Argument(help: "The checkpoint files.") var files: [String]
         @OptionGroup var output: OutputOptions

@@ -198,3 +198,41 @@ import Testing
         #expect(first == good)
     }
 }
+
+extension HostileInputTests {
+    @Test func fileRemovedAfterOpenStillReads() throws {
+        let scratch = try ScratchDirectory()
+        defer { scratch.cleanUp() }
+        let url = try makeValidFile(in: scratch)
+        let reader = try Checkpoint.open(url)
+        // The open descriptor keeps the data: a path that vanishes mid-read changes nothing.
+        try FileManager.default.removeItem(at: url)
+        #expect(try reader.tensorBytes(at: ["state_dict", "layer.weight"]) == weightBytes)
+    }
+
+    @Test func fileShrunkAfterOpenIsATypedError() throws {
+        for keptFraction in [0.0, 0.25, 0.6] {
+            let scratch = try ScratchDirectory()
+            defer { scratch.cleanUp() }
+            let url = try makeValidFile(in: scratch)
+            let reader = try Checkpoint.open(url)
+            let size = try FileManager.default.attributesOfItem(atPath: url.path)[.size] as? Int ?? 0
+            #expect(truncate(url.path, off_t(Double(size) * keptFraction)) == 0)
+            do {
+                _ = try reader.materializedTree()
+                Issue.record("reading a file cut to \(keptFraction) of its size succeeded")
+            } catch let error as CheckpointError {
+                #expect(error.description.contains(url.lastPathComponent), "\(error)")
+            }
+        }
+    }
+
+    @Test func specialFilesAreRefusedByKind() throws {
+        let scratch = try ScratchDirectory()
+        defer { scratch.cleanUp() }
+        let fifo = scratch.file("pipe.ckpt")
+        #expect(mkfifo(fifo.path, 0o644) == 0)
+        expectFailure(fifo) { $0 == .notARegularFile(file: fifo.path, kind: "FIFO") }
+        expectFailure(scratch.url) { $0 == .notARegularFile(file: scratch.url.path, kind: "directory") }
+    }
+}

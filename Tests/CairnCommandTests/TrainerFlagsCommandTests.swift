@@ -78,7 +78,7 @@ import Testing
         let root = try FitCommandTests.scratchDirectory()
         defer { try? FileManager.default.removeItem(at: root) }
         let result = try fit(arguments, root: root)
-        #expect(result.status != 0)
+        #expect(result.status == 2, "usage errors exit 2, as ckpt-inspect's")
         #expect(result.stderr.contains(flag), "\(result.stderr)")
         #expect(!FileManager.default.fileExists(atPath: root.appendingPathComponent("checkpoints").path))
     }

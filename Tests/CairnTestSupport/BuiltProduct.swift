@@ -45,14 +45,19 @@ public struct BuiltProduct: Sendable {
         return process
     }
 
-    /// Runs to the end and captures both streams.
+    /// Runs to the end and captures both streams; a run still going after `timeout` seconds
+    /// is SIGKILLed (its status is then 9), so a child that blocks cannot stall the suite.
     public func run(_ arguments: [String], environment: [String: String] = [:],
-                    currentDirectory: URL? = nil) throws -> Result {
+                    currentDirectory: URL? = nil, timeout: TimeInterval? = nil) throws -> Result {
         let process = process(arguments, environment: environment, currentDirectory: currentDirectory)
         let out = Pipe(), err = Pipe()
         process.standardOutput = out
         process.standardError = err
         try process.run()
+        let pid = process.processIdentifier
+        let killer = DispatchWorkItem { kill(pid, SIGKILL) }
+        if let timeout { DispatchQueue.global().asyncAfter(deadline: .now() + timeout, execute: killer) }
+        defer { killer.cancel() }
         // Drain stderr on another thread so neither pipe can fill up and stall the child.
         let errorReader = PipeDrain(err.fileHandleForReading)
         let outData = out.fileHandleForReading.readDataToEndOfFile()

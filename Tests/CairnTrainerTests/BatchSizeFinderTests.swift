@@ -1,5 +1,6 @@
 import CairnCheckpoint
 import CairnData
+import CairnExamples
 import CairnNN
 import CairnOptim
 import CairnTensor

@@ -147,6 +147,8 @@ final class ThirdBatchFailingClassifier: TinyClassifier, @unchecked Sendable {
             try Trainer(quietOptions(), callbacks: [StopAndSave(step: 2, url: directory.appendingPathComponent("x.ckpt"))], loggers: loggers)
                 .fit(TinyClassifier(seed: 1), data: try freshData())
         }
+        #expect(LoggerError.duplicateStateKey(key: key, first: "loggers[0] CSVLogger", second: "loggers[1] CSVLogger").description
+            == "loggers[0] CSVLogger and loggers[1] CSVLogger share the state key \(key); give one a distinct name")
     }
 
     @Test func loggerSpecsBuildTheLoggers() throws {

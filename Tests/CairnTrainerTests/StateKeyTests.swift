@@ -36,6 +36,8 @@ final class Stateless: Callback, @unchecked Sendable {}
             #expect(key == #"Counter<"what":"epochs">"#)
             #expect(first == "callbacks[0] Counter")
             #expect(second == "callbacks[2] Counter")
+            #expect(TrainerError.duplicateStateKey(key: key, first: first, second: second).description
+                == #"callbacks[0] Counter and callbacks[2] Counter share the state key Counter<"what":"epochs">; give one a distinct stateKey"#)
         }
     }
 

@@ -74,6 +74,34 @@ import Testing
         #expect(ignored.stdout == "no differences\n")
     }
 
+    @Test func callbackClassNameSelectsEveryStateKeyOfThatClass() throws {
+        let run = try RunDirectory()
+        defer { run.cleanUp() }
+        let base = try run.save("base.ckpt")
+        let other = try run.save("other.ckpt", Fixture.checkpoint(batches: 301, score: 0.2))
+        let all = try Inspector.run(["diff", base, other])
+        #expect(all.status == 1)
+        #expect(all.stdout.contains("ModelCheckpoint{") && all.stdout.contains("Counter<"))
+
+        let withoutCheckpoint = try Inspector.run(["diff", base, other, "--ignore", "/callbacks/ModelCheckpoint"])
+        #expect(withoutCheckpoint.status == 1)
+        #expect(!withoutCheckpoint.stdout.contains("ModelCheckpoint"))
+        #expect(withoutCheckpoint.stdout.contains("Counter<"))
+
+        let neither = try Inspector.run(["diff", base, other, "--ignore", "/callbacks/ModelCheckpoint", "--ignore", "/callbacks/Counter"])
+        #expect(neither.status == 0, "\(neither.stdout)")
+
+        let onlyCounter = try Inspector.run(["diff", base, other, "--only", "/callbacks/Counter"])
+        #expect(onlyCounter.status == 1)
+        #expect(!onlyCounter.stdout.contains("ModelCheckpoint"))
+        // A class name must be whole: a prefix of it names nothing.
+        let partial = try Inspector.run(["diff", base, other, "--only", "/callbacks/Model"])
+        #expect(partial.status == 0)
+        // The full state key still names that one instance.
+        let exact = try Inspector.run(["diff", base, other, "--ignore", "/callbacks/\(Fixture.checkpointKey)", "--ignore", "/callbacks/Counter"])
+        #expect(exact.status == 0)
+    }
+
     @Test func verifyNamesTheDamagedTensor() throws {
         let run = try RunDirectory()
         defer { run.cleanUp() }

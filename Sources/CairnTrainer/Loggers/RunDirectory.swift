@@ -112,7 +112,7 @@ public enum LoggerError: Error, Equatable, CustomStringConvertible {
         case let .malformedState(logger, reason): "saved state of \(logger): \(reason)"
         case let .badSpec(spec, reason): "logger spec '\(spec)': \(reason)"
         case let .duplicateStateKey(key, first, second):
-            "loggers \(first) and \(second) share the state key \(key); give one a distinct name"
+            "\(first) and \(second) share the state key \(key); give one a distinct name"
         }
     }
 }

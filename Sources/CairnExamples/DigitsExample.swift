@@ -2,6 +2,8 @@ import CairnData
 import CairnNN
 import CairnOptim
 import CairnTensor
+import CairnTrainer
+import Foundation
 
 /// The hyper-parameters `DigitsClassifier` saves under `/hyper_parameters`.
 public struct DigitsHyperparameters: Codable, Sendable, Equatable {
@@ -18,7 +20,7 @@ public struct DigitsHyperparameters: Codable, Sendable, Equatable {
 
 /// `DigitsMLP` as a ``TrainingModule``: cross-entropy, Adam, and `train_loss`, `val_loss`,
 /// `val_acc`, `test_loss`, `test_acc` logged. Its state_dict keys are DigitsMLP's (`0.weight`, …).
-public final class DigitsClassifier: TrainingModule, @unchecked Sendable {
+public final class DigitsClassifier: TrainingModule, CheckpointLoadable, @unchecked Sendable {
     /// The wrapped network.
     public let model: DigitsMLP
     /// Adam's learning rate.
@@ -30,6 +32,11 @@ public final class DigitsClassifier: TrainingModule, @unchecked Sendable {
         super.init()
         // Encoding two plain numbers cannot fail.
         try? saveHyperparameters(DigitsHyperparameters(lr: lr, seed: seed))
+    }
+
+    /// The classifier its saved hyper-parameters describe (see ``CheckpointLoadable``).
+    public convenience init(hyperparameters: DigitsHyperparameters) {
+        self.init(lr: hyperparameters.lr, seed: hyperparameters.seed)
     }
 
     /// One all-zero row of 64 pixels, so the model summary shows output shapes.
@@ -69,8 +76,8 @@ public final class DigitsClassifier: TrainingModule, @unchecked Sendable {
 /// The digits CSV as a ``DataModule``: pixels scaled by 1/16, a seeded split (validation 0.1,
 /// test 0.2), a shuffled train loader and in-order evaluation loaders.
 public final class DigitsDataModule: DataModule, BatchSizeAdjustable, @unchecked Sendable {
-    /// The CSV file.
-    public let path: String
+    /// The CSV file; nil reads the copy bundled with CairnExamples (``BundledData/digitsCSV``).
+    public let path: String?
     /// Rows per batch of the loaders made from now on (``BatchSizeFinder`` may change it).
     public var batchSize: Int {
         didSet { precondition(batchSize >= 1, "DigitsDataModule: batchSize \(batchSize) must be at least 1") }
@@ -79,11 +86,17 @@ public final class DigitsDataModule: DataModule, BatchSizeAdjustable, @unchecked
     public let seed: UInt64
     private var splits: DatasetSplits<CSVDataset>?
 
-    public init(path: String, batchSize: Int = 64, seed: UInt64 = 42) {
+    public init(path: String? = nil, batchSize: Int = 64, seed: UInt64 = 42) {
         precondition(batchSize >= 1, "DigitsDataModule: batchSize \(batchSize) must be at least 1")
         self.path = path
         self.batchSize = batchSize
         self.seed = seed
+    }
+
+    /// The file read: `path`, or the bundled copy.
+    public func resolvedPath() throws -> String {
+        if let path { return path }
+        return try BundledData.digitsCSV().path
     }
 
     /// Rows in the train, validation and test splits (after setup).
@@ -94,7 +107,7 @@ public final class DigitsDataModule: DataModule, BatchSizeAdjustable, @unchecked
     override public func setup(stage: Stage) throws {
         guard splits == nil else { return }
         // Pixels are 0…16; scaling to 0…1 keeps the first layer's inputs well conditioned.
-        let data = try CSVDataset(contentsOfFile: path).scaled(by: 1 / 16)
+        let data = try CSVDataset(contentsOfFile: resolvedPath()).scaled(by: 1 / 16)
         splits = data.split(validationFraction: 0.1, testFraction: 0.2, seed: seed)
     }
 
