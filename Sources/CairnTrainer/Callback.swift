@@ -129,3 +129,10 @@ open class Callback: @unchecked Sendable {
 public enum Stage: String, Sendable, CaseIterable {
     case fit, validate, test, predict
 }
+
+/// A callback that writes checkpoints, as subclasses of Lightning's `Checkpoint` do: the trainer
+/// runs these after all other callbacks in every hook (in their given order), so a file written
+/// in a hook already holds every other callback's work for that hook, which a resume then neither
+/// repeats nor misses. ``ModelCheckpoint`` and ``OnExceptionCheckpoint`` are ones; adopt it in a
+/// callback of your own that saves checkpoints.
+public protocol CheckpointingCallback: Callback {}

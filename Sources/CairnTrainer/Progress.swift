@@ -54,6 +54,15 @@ public struct ProgressTracker: Sendable, Equatable {
         isLastBatch = false
     }
 
+    /// As before the run `current` counts began: it goes from the total, and `current` to zero.
+    mutating func forgetCurrentRun() {
+        total.ready -= current.ready
+        total.started -= current.started
+        total.processed -= current.processed
+        total.completed -= current.completed
+        resetCurrent()
+    }
+
     /// On restart, anything begun but not processed is redone and a processed item counts as
     /// completed (Lightning rewinds to `completed`; Cairn keeps the processed batch, whose step
     /// is in the checkpoint, so a checkpoint taken in an end hook resumes at the next batch).

@@ -17,7 +17,12 @@ extension Trainer {
     /// module's `onSaveCheckpoint` runs (no optimizer, callback or generator state: nothing to resume from).
     public func dumpCheckpoint(weightsOnly: Bool) throws -> CheckpointValue {
         guard let module else { preconditionFailure("dumpCheckpoint: no module is running; call it from a hook") }
-        var loops = progress.checkpointValue
+        var savedProgress = progress
+        // The redo of a batch in flight zeroes the gradients again (they come back as before the batch).
+        if trainBatchInFlight, let before = stateBeforeBatch { savedProgress.zeroGrad = before.zeroGrad }
+        // A validation cut short runs again from its first batch: count it as not begun.
+        if fitValidationInFlight { savedProgress.fitValidationBatch.forgetCurrentRun() }
+        var loops = savedProgress.checkpointValue
         if let trainLoader, case var .dictionary(fitLoop)? = loops["/fit_loop"], case var .dictionary(root) = loops {
             let loaderState = trainBatchInFlight ? stateBeforeBatch?.trainLoader ?? trainLoader.stateDict() : trainLoader.stateDict()
             fitLoop["state_dict"] = .dictionary(["combined_loader": .list([CheckpointValue(loaderState)])])
@@ -84,6 +89,12 @@ extension Trainer {
     /// A training batch has started and is not processed: a checkpoint now resumes by redoing it.
     var trainBatchInFlight: Bool { progress.trainBatch.current.ready > progress.trainBatch.current.processed }
 
+    /// Fit's validation has begun and its end hooks have not: a checkpoint now resumes by running it again.
+    var fitValidationInFlight: Bool {
+        stage == .fit && metricPhase == .evaluation && !isSanityChecking
+            && progress.validationCheckedBatches < progress.trainBatch.total.processed
+    }
+
     /// `{"trainer": words, "dropout": {module path: words}}`; words are stored bit-for-bit as Int64.
     /// With a batch in flight, the generators as they were before it: the resume redoes the batch,
     /// which must draw the same dropout masks again.
@@ -111,7 +122,8 @@ extension Trainer {
     func recordStateBeforeBatch(of module: TrainingModule, loader: any BatchLoader) {
         if fitDropouts == nil { fitDropouts = module.namedModules().compactMap { $0.module as? Dropout } }
         stateBeforeBatch = StateBeforeBatch(trainLoader: loader.stateDict(), rng: rng,
-                                            dropoutGenerators: fitDropouts?.map(\.rng) ?? [], metrics: metrics)
+                                            dropoutGenerators: fitDropouts?.map(\.rng) ?? [], metrics: metrics,
+                                            zeroGrad: progress.zeroGrad)
     }
 }
 
@@ -127,6 +139,8 @@ struct StateBeforeBatch {
     var dropoutGenerators: [RandomGenerator]
     /// The logged metrics.
     var metrics: LoggedMetrics
+    /// The optimizer's zero-grad progress.
+    var zeroGrad: ProgressTracker
 }
 
 extension Trainer {

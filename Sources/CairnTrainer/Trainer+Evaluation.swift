@@ -62,6 +62,7 @@ extension Trainer {
             batchIndex += 1
             try stopIfInterrupted()
         }
+        currentBatchSize = 1
         if testing {
             for callback in callbacks { try callback.onTestEpochEnd(self, module) }
             try module.onTestEpochEnd()

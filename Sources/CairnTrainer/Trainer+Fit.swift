@@ -77,6 +77,9 @@ extension Trainer {
             restartingMidEpoch = false
             progress.epoch.incrementProcessed()
             metricPhase = .training
+            // No batch is current in epoch-end hooks: what they log weighs 1, whether or not the
+            // epoch's last batch ran in this process (a resumed run would not know its size).
+            currentBatchSize = 1
             // Callbacks first, except those that watch metrics: they run after the module so
             // they see what it logs in its own epoch-end hook (Lightning's FitLoop.on_advance_end).
             // Each group sees the epoch's means so far, as Lightning's callback_metrics at epoch end.

@@ -144,8 +144,7 @@ extension Trainer {
             }
         }
         var validationBatchesLogged = 0
-        if stage == .fit, metricPhase == .evaluation, !isSanityChecking,
-           progress.validationCheckedBatches < progress.trainBatch.total.processed {
+        if fitValidationInFlight {
             validationBatchesLogged = progress.fitValidationBatch.current.completed
         }
         var state = saved.checkpointEntries

@@ -224,7 +224,7 @@ public final class Trainer: @unchecked Sendable {
         // As Lightning's `_reorder_callbacks`: checkpointing callbacks run after all others (in
         // their given order), so a file written in a hook holds every other callback's work for
         // that hook, which a resume then neither repeats nor misses.
-        let writesCheckpoints = { (callback: Callback) in callback is ModelCheckpoint || callback is OnExceptionCheckpoint }
+        let writesCheckpoints = { (callback: Callback) in callback is any CheckpointingCallback }
         self.callbacks = callbacks.filter { !writesCheckpoints($0) } + callbacks.filter(writesCheckpoints)
         self.loggers = loggers
         self.logger = logger

@@ -23,7 +23,7 @@ extension RecordingLogger {
 /// Saves a checkpoint at every point a run can be resumed from: at each train batch's start,
 /// after its backward pass, before its optimizer step and at its end, after each validation batch
 /// and each validation, and at each train epoch end; noting how many logger calls preceded each.
-final class SaveEverywhere: Callback, @unchecked Sendable {
+class SaveEverywhere: Callback, @unchecked Sendable {
     struct Point: CustomStringConvertible {
         var file: URL
         var where_: String
@@ -34,6 +34,8 @@ final class SaveEverywhere: Callback, @unchecked Sendable {
     let directory: URL
     let logger: RecordingLogger
     var points: [Point] = []
+    /// Called with each point's index right after its file is written.
+    var afterSave: ((Int) throws -> Void)?
 
     init(directory: URL, logger: RecordingLogger) {
         self.directory = directory
@@ -48,6 +50,7 @@ final class SaveEverywhere: Callback, @unchecked Sendable {
         try trainer.saveCheckpoint(to: file)
         let label = "\(where_) epoch \(trainer.currentEpoch) batch \(trainer.progress.trainBatch.current.processed)"
         points.append(Point(file: file, where_: label, loggedBefore: logger.metricRows.count))
+        try afterSave?(points.count - 1)
     }
 
     override func onTrainBatchEnd(_ trainer: Trainer, _ module: TrainingModule, outputs: Tensor?, batch: Batch, batchIndex: Int) throws {

@@ -105,7 +105,6 @@ extension ModelCheckpoint {
                                  replacing: previous)
         state.lastModelPath = path
         try write(trainer, to: path)
-        lastFileStep = trainer.globalStep
         if !previous.isEmpty, previous != path { evictions.append(previous) }
     }
 
@@ -114,7 +113,8 @@ extension ModelCheckpoint {
     /// top-k file just written (Lightning's `last` would miss it and leave a stray file).
     private func refreshEarlierLastFiles(_ trainer: Trainer) throws {
         for case let other as ModelCheckpoint in trainer.callbacks where other !== self {
-            guard other.saveLast, other.lastFileStep == trainer.globalStep, let path = other.lastModelPath else { continue }
+            // A `saveLast` callback writes `last` in every save, so its latest save's step is its `last` file's.
+            guard other.saveLast, other.state.lastGlobalStepSaved == trainer.globalStep, let path = other.lastModelPath else { continue }
             try trainer.saveCheckpoint(to: URL(fileURLWithPath: path), weightsOnly: other.saveWeightsOnly)
         }
     }
@@ -144,9 +144,10 @@ extension ModelCheckpoint {
         } catch {
             throw TrainerError.checkpointFile(path: path, reason: "cannot create its folder: \(error)")
         }
+        // Before the save, so the file's own state already says this step is saved.
+        state.lastGlobalStepSaved = trainer.globalStep
         try trainer.saveCheckpoint(to: url, weightsOnly: saveWeightsOnly)
         ownedFiles.insert(path)
-        lastGlobalStepSaved = trainer.globalStep
         trainer.lastCheckpointPath = url
     }
 

@@ -7,7 +7,7 @@ import Logging
 /// Lightning's `ModelCheckpoint`: saves checkpoints every N optimizer steps, every N epochs or
 /// every time interval, keeps the `saveTopK` best by a monitored metric (or the latest when
 /// nothing is monitored), and optionally a `last.ckpt` replaced on every save.
-public final class ModelCheckpoint: Callback, @unchecked Sendable {
+public final class ModelCheckpoint: Callback, CheckpointingCallback, @unchecked Sendable {
     /// Whether a lower or a higher monitored value is better.
     public enum Mode: String, Sendable { case min, max }
 
@@ -31,6 +31,13 @@ public final class ModelCheckpoint: Callback, @unchecked Sendable {
         public var kthValue: Double?
         /// The current `last.ckpt`-style file.
         public var lastModelPath = ""
+        /// The optimizer step of the latest save, so a resumed run does not save that step a
+        /// second time (as `-v1`, evicting the first) while accumulation keeps the step count
+        /// still; Lightning keeps it in memory only. Nil in older files, read as 0.
+        public var lastGlobalStepSaved: Int? = 0
+        /// Seconds of `trainTimeInterval` already used when this state was saved, so the time
+        /// trigger counts training time across a resume; nil without a time trigger.
+        public var trainTimeElapsed: Double?
 
         enum CodingKeys: String, CodingKey {
             case monitor
@@ -42,6 +49,37 @@ public final class ModelCheckpoint: Callback, @unchecked Sendable {
             case kthBestModelPath = "kth_best_model_path"
             case kthValue = "kth_value"
             case lastModelPath = "last_model_path"
+            case lastGlobalStepSaved = "last_global_step_saved"
+            case trainTimeElapsed = "train_time_elapsed"
+        }
+
+        /// A file name as a coding key of `best_k_models`.
+        struct PathKey: CodingKey {
+            var stringValue: String
+            var intValue: Int? { nil }
+            init(stringValue: String) { self.stringValue = stringValue }
+            init?(intValue: Int) { nil }
+        }
+
+        /// As the synthesized encoding (absent optionals left out), but `best_k_models` sorted by
+        /// path: a dictionary's own order depends on its insertion history, and a resumed run
+        /// must write the same bytes as an uninterrupted one.
+        public func encode(to encoder: Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encodeIfPresent(monitor, forKey: .monitor)
+            try container.encodeIfPresent(bestModelScore, forKey: .bestModelScore)
+            try container.encode(bestModelPath, forKey: .bestModelPath)
+            try container.encodeIfPresent(currentScore, forKey: .currentScore)
+            try container.encode(dirpath, forKey: .dirpath)
+            var models = container.nestedContainer(keyedBy: PathKey.self, forKey: .bestKModels)
+            for (path, value) in bestKModels.sorted(by: { $0.key < $1.key }) {
+                try models.encode(value, forKey: PathKey(stringValue: path))
+            }
+            try container.encode(kthBestModelPath, forKey: .kthBestModelPath)
+            try container.encodeIfPresent(kthValue, forKey: .kthValue)
+            try container.encode(lastModelPath, forKey: .lastModelPath)
+            try container.encodeIfPresent(lastGlobalStepSaved, forKey: .lastGlobalStepSaved)
+            try container.encodeIfPresent(trainTimeElapsed, forKey: .trainTimeElapsed)
         }
     }
 
@@ -81,10 +119,6 @@ public final class ModelCheckpoint: Callback, @unchecked Sendable {
     var ownedFiles = Set<String>()
     /// Own files of a future a resume rolled back: the replay may overwrite them by name.
     var replayableFiles = Set<String>()
-    /// As Lightning, 0: nothing is saved before the first optimizer step.
-    var lastGlobalStepSaved: Int? = 0
-    /// The step at which `last` was last written, so another ModelCheckpoint can refresh it.
-    var lastFileStep: Int?
     var lastTimeChecked: ContinuousClock.Instant?
     let clock: @Sendable () -> ContinuousClock.Instant
     /// What the restore in progress needs from the trainer (the file, its step, the logger).
@@ -176,7 +210,11 @@ public final class ModelCheckpoint: Callback, @unchecked Sendable {
         state.dirpath = URL(fileURLWithPath: directory).standardizedFileURL.path
     }
 
-    override public func stateDict() throws -> CheckpointValue? { try CheckpointEncoder().encode(state) }
+    override public func stateDict() throws -> CheckpointValue? {
+        var saved = state
+        if trainTimeInterval != nil { saved.trainTimeElapsed = lastTimeChecked.map { Self.seconds(clock() - $0) } }
+        return try CheckpointEncoder().encode(saved)
+    }
 
     override public func onLoadCheckpoint(_ trainer: Trainer, _ module: TrainingModule, checkpoint: CheckpointValue) throws {
         var step: Int?
@@ -193,7 +231,9 @@ public final class ModelCheckpoint: Callback, @unchecked Sendable {
     // MARK: Triggers
 
     override public func onTrainStart(_ trainer: Trainer, _ module: TrainingModule) throws {
-        lastTimeChecked = clock()
+        // A restored state carries the part of the interval already trained.
+        lastTimeChecked = clock() - .seconds(state.trainTimeElapsed ?? 0)
+        state.trainTimeElapsed = nil
     }
 
     override public func onTrainBatchEnd(_ trainer: Trainer, _ module: TrainingModule, outputs: Tensor?, batch: Batch,
@@ -226,7 +266,7 @@ public final class ModelCheckpoint: Callback, @unchecked Sendable {
 
     private func shouldSkipSaving(_ trainer: Trainer) -> Bool {
         trainer.stage != .fit || trainer.isSanityChecking || trainer.options.fastDevRun != nil
-            || lastGlobalStepSaved == trainer.globalStep
+            || (state.lastGlobalStepSaved ?? 0) == trainer.globalStep
     }
 
     /// `saveOnTrainEpochEnd`, or Lightning's rule when nil: at train epoch end when validation

@@ -3,7 +3,7 @@ import Foundation
 /// Lightning's `OnExceptionCheckpoint`: saves the whole training state to `<dirpath>/<filename>.ckpt`
 /// whenever a stage fails (including ``TrainerError/interrupted(stage:)`` from Ctrl-C), so the run
 /// can resume from there; the file is removed when a later stage ends cleanly.
-public final class OnExceptionCheckpoint: Callback, @unchecked Sendable {
+public final class OnExceptionCheckpoint: Callback, CheckpointingCallback, @unchecked Sendable {
     /// The directory of the file; fixed at creation, since a failure can come before any set-up.
     public let dirpath: URL
     /// The file name without its `.ckpt` extension.
