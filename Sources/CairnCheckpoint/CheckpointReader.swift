@@ -21,6 +21,19 @@ public struct CheckpointMetadata: Sendable, Equatable {
     public var globalStep: Int64?
     public var tensorCount: Int
     public var totalBytes: Int
+
+    public init(formatVersion: Int64, snapshotID: Int64, createdAt: String, producer: String, producerVersion: String,
+                epoch: Int64?, globalStep: Int64?, tensorCount: Int, totalBytes: Int) {
+        self.formatVersion = formatVersion
+        self.snapshotID = snapshotID
+        self.createdAt = createdAt
+        self.producer = producer
+        self.producerVersion = producerVersion
+        self.epoch = epoch
+        self.globalStep = globalStep
+        self.tensorCount = tensorCount
+        self.totalBytes = totalBytes
+    }
 }
 
 /// Where one tensor lives in the file and what it should hash to.

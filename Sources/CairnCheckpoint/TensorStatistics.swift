@@ -36,6 +36,28 @@ public struct TensorStatistics: Sendable, Equatable {
         standardDeviation = finiteCount > 0 ? (squaredDeviations / Double(finiteCount)).squareRoot() : nil
     }
 
+    /// Statistics of a tensor whose bytes are lent in place (in memory or mapped from a file),
+    /// decoded 64 Ki elements at a time.
+    public static func of(_ tensor: CheckpointTensor) throws -> TensorStatistics {
+        var statistics = TensorStatistics()
+        let width = tensor.dtype.byteWidth
+        try tensor.withUnsafeBytes { raw in
+            var block: [Double] = []
+            block.reserveCapacity(1 << 16)
+            var offset = 0
+            while offset + width <= raw.count {
+                block.append(TensorElementDecoding.element(raw, at: offset, dtype: tensor.dtype))
+                offset += width
+                if block.count == 1 << 16 {
+                    statistics.add(block)
+                    block.removeAll(keepingCapacity: true)
+                }
+            }
+            if !block.isEmpty { statistics.add(block) }
+        }
+        return statistics
+    }
+
     /// Statistics of a stored tensor, streamed one chunk at a time.
     public static func of(_ info: CheckpointTensorInfo, in reader: CheckpointReader) throws -> TensorStatistics {
         let stream = TensorElementStream(reader: reader, info: info)

@@ -31,19 +31,29 @@ public enum SafetensorsFile {
         try readContents(url).metadata
     }
 
-    /// Tensors and metadata of the file at `url`, every offset checked first.
+    /// Tensors and metadata of the file at `url`, every offset checked first. The file is
+    /// mapped, not read: each tensor lends its bytes from the mapping, so only the header is
+    /// read until a tensor's bytes are asked for.
     public static func readContents(_ url: URL) throws -> Contents {
-        let file = url.path
-        try InputFile.requireReadableRegularFile(file)
-        let data: Data
-        do { data = try Data(contentsOf: url, options: .mappedIfSafe) } catch {
-            throw InteropError.io(file: file, reason: "cannot read: \(error.localizedDescription)")
+        let mapping = try MappedFile(path: url.path)
+        return try parse(mapping.bytes, file: url.path) { dtype, shape, range in
+            CheckpointTensor(dtype: dtype, shape: shape, storage: .external(MappedTensorBytes(mapping: mapping, range: range)))
         }
-        return try parse([UInt8](data), file: file)
     }
 
     /// Parses a whole safetensors file already in memory; `file` names it in errors.
     public static func parse(_ bytes: [UInt8], file: String) throws -> Contents {
+        try bytes.withUnsafeBytes { raw in
+            try parse(raw, file: file) { dtype, shape, range in
+                CheckpointTensor(dtype: dtype, shape: shape, bytes: Array(raw[range]))
+            }
+        }
+    }
+
+    /// Checks the header against the file's `bytes` and makes each tensor from its byte range
+    /// in `bytes` (all ranges checked: inside the data area, in order, no holes, no overlaps).
+    static func parse(_ bytes: UnsafeRawBufferPointer, file: String,
+                      tensor: (CheckpointDType, [Int], Range<Int>) -> CheckpointTensor) throws -> Contents {
         func fail(_ reason: String) -> InteropError { .malformedSafetensors(file: file, reason: reason) }
         guard bytes.count >= 8 else { throw fail("file is \(bytes.count) bytes, shorter than the 8-byte header length") }
         var declaredLength: UInt64 = 0
@@ -55,7 +65,7 @@ public enum SafetensorsFile {
         guard headerLength <= bytes.count - 8 else {
             throw fail("header length \(headerLength) runs past the end of the \(bytes.count)-byte file")
         }
-        let headerBytes = bytes[8..<(8 + headerLength)]
+        let headerBytes = UnsafeRawBufferPointer(rebasing: bytes[8..<(8 + headerLength)])
         guard headerBytes.first == UInt8(ascii: "{") else { throw fail("header does not start with '{'") }
         guard String(validating: headerBytes, as: UTF8.self) != nil else { throw fail("header is not valid UTF-8") }
         let json: Any
@@ -92,8 +102,7 @@ public enum SafetensorsFile {
             guard entry.end <= dataLength else {
                 throw fail("tensor '\(name)' data_offsets end \(entry.end) is beyond the \(dataLength) data bytes")
             }
-            let slice = Array(bytes[(dataStart + entry.start)..<(dataStart + entry.end)])
-            tensors[name] = CheckpointTensor(dtype: entry.dtype, shape: entry.shape, bytes: slice)
+            tensors[name] = tensor(entry.dtype, entry.shape, (dataStart + entry.start)..<(dataStart + entry.end))
             expectedStart = entry.end
         }
         guard expectedStart == dataLength else {

@@ -30,7 +30,7 @@ extension CkptInspect {
         static let previewCount = 8
 
         func run() throws {
-            let reader = try openCheckpoint(file)
+            let reader = try openForReading(file)
             let node = try value(at: try parsePointer(pointer, file: file), in: try reader.tree(), file: file)
             try output.emit(json: try node.json(tensors: .data)) { _ in
                 switch node {
@@ -47,9 +47,13 @@ extension CkptInspect {
         }
 
         static func tensorText(_ tensor: CheckpointTensor, full: Bool) throws -> String {
-            let elements = try tensor.elements()
-            let shown = full ? elements[...] : elements.prefix(previewCount)
-            let more = shown.count < elements.count ? ", … (\(elements.count - shown.count) more)" : ""
+            // Only the shown elements are decoded (and, for a mapped file, read).
+            let count = tensor.elementCount
+            let width = tensor.dtype.byteWidth
+            let shown: [Double] = try tensor.withUnsafeBytes { raw in
+                (0..<(full ? count : min(count, previewCount))).map { TensorElementDecoding.element(raw, at: $0 * width, dtype: tensor.dtype) }
+            }
+            let more = shown.count < count ? ", … (\(count - shown.count) more)" : ""
             return "\(tensor.dtype.rawValue) \(shapeText(tensor.shape)) (\(humanBytes(tensor.byteCount))): ["
                 + shown.map(tensor.dtype.elementText).joined(separator: ", ") + more + "]"
         }
@@ -85,7 +89,7 @@ extension CkptInspect {
         @OptionGroup var output: OutputOptions
 
         func run() throws {
-            let reader = try openCheckpoint(file)
+            let reader = try openForReading(file)
             let callbacks = try reader.tree()["/callbacks"] ?? .dictionary([:])
             try output.emit(json: .object([("file", .string(file)), ("callbacks", try callbacks.json(tensors: .summary))])) { style in
                 guard case let .dictionary(entries) = callbacks, !entries.isEmpty else { return "no callback states" }

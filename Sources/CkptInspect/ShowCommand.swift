@@ -25,8 +25,7 @@ extension CkptInspect {
         @OptionGroup var output: OutputOptions
 
         func run() throws {
-            let reader = try openCheckpoint(file)
-            let summary = try CheckpointSummary(file: file, reader: reader)
+            let summary = try CheckpointSummary(file: file, reader: try openForReading(file))
             try output.emit(json: try summary.json()) { style in summary.text(style) }
         }
     }
@@ -39,10 +38,10 @@ struct CheckpointSummary {
     let engineVersion: String
     let tree: CheckpointValue
 
-    init(file: String, reader: CheckpointReader) throws {
+    init(file: String, reader: any InspectedCheckpoint) throws {
         self.file = file
         metadata = reader.metadata
-        engineVersion = try reader.fileMetadata().first { $0.key == "engine_version" }?.value ?? ""
+        engineVersion = try reader.engineVersion()
         tree = try reader.tree()
     }
 

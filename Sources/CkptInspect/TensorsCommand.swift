@@ -25,9 +25,13 @@ extension CkptInspect {
         @OptionGroup var output: OutputOptions
 
         func run() throws {
-            let reader = try openCheckpoint(file)
-            let infos = reader.tensorInfos.filter { info in filter.map { fnmatch($0, info.path.description, 0) == 0 } ?? true }
-            let statistics = try stats ? infos.map { try TensorStatistics.of($0, in: reader) } : nil
+            let reader = try openForReading(file)
+            let selected = reader.tensors.indices.filter { index in
+                filter.map { fnmatch($0, reader.tensors[index].path.description, 0) == 0 } ?? true
+            }
+            let infos = selected.map { reader.tensors[$0] }
+            // Only the listed tensors are read, one at a time.
+            let statistics = try stats ? selected.map { try reader.statistics(of: $0) } : nil
             let totalBytes = infos.reduce(0) { $0 + $1.byteCount }
             try output.emit(json: .object([
                 ("file", .string(file)),
@@ -51,11 +55,11 @@ extension CkptInspect {
             }
         }
 
-        static func json(_ info: CheckpointTensorInfo, _ statistics: TensorStatistics?) -> JSONValue {
+        static func json(_ info: InspectedTensor, _ statistics: TensorStatistics?) -> JSONValue {
             var fields: [(String, JSONValue)] = [
                 ("path", .string(info.path.description)), ("dtype", .string(info.dtype.rawValue)),
                 ("shape", .array(info.shape.map { .int($0) })), ("elements", .int(info.shape.reduce(1, *))),
-                ("bytes", .int(info.byteCount)), ("sha256", .string(info.sha256)),
+                ("bytes", .int(info.byteCount)), ("sha256", info.sha256.map(JSONValue.string) ?? .null),
             ]
             if let statistics {
                 fields.append(("stats", .object([

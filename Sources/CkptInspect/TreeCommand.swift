@@ -21,7 +21,7 @@ extension CkptInspect {
         @OptionGroup var output: OutputOptions
 
         func run() throws {
-            let reader = try openCheckpoint(file)
+            let reader = try openForReading(file)
             let start = try parsePointer(pointer, file: file)
             let node = try value(at: start, in: try reader.tree(), file: file)
             try output.emit(json: Self.json(node, name: start.tokens.last ?? "", path: start)) { style in

@@ -1,0 +1,49 @@
+import CairnCheckpoint
+import Foundation
+
+/// A file mapped read-only: the kernel reads a page only when something touches it, so
+/// opening a file of any size costs what is asked of it, not its size.
+///
+/// A file truncated by another process while mapped makes the next touch of a lost page
+/// fault (SIGBUS); read-only checkpoints are not expected to shrink under a reader.
+final class MappedFile: @unchecked Sendable {
+    /// The path, named in errors.
+    let file: String
+    private let base: UnsafeMutableRawPointer?
+    /// The file's size when it was mapped.
+    let count: Int
+
+    init(path: String) throws {
+        file = path
+        let size = try InputFile.requireReadableRegularFile(path)
+        count = size
+        guard size > 0 else {
+            base = nil
+            return
+        }
+        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0 else { throw InteropError.io(file: path, reason: "cannot open: \(String(cString: strerror(errno)))") }
+        defer { close(descriptor) }
+        guard let pointer = mmap(nil, size, PROT_READ, MAP_PRIVATE, descriptor, 0), pointer != MAP_FAILED else {
+            throw InteropError.io(file: path, reason: "cannot map \(size) bytes: \(String(cString: strerror(errno)))")
+        }
+        base = pointer
+    }
+
+    deinit {
+        if let base { munmap(base, count) }
+    }
+
+    /// The whole file.
+    var bytes: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: base, count: count) }
+}
+
+/// A tensor's bytes lent straight from a mapped file; the mapping lives as long as any tensor using it.
+struct MappedTensorBytes: CheckpointTensorStorage {
+    let mapping: MappedFile
+    let range: Range<Int>
+
+    func withUnsafeBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) throws -> R {
+        try body(UnsafeRawBufferPointer(rebasing: mapping.bytes[range]))
+    }
+}

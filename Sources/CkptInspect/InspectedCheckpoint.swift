@@ -1,0 +1,94 @@
+import CairnCheckpoint
+import CairnInterop
+import Foundation
+
+/// One tensor as the reading commands list it.
+struct InspectedTensor {
+    var path: JSONPointer
+    var dtype: CheckpointDType
+    var shape: [Int]
+    var byteCount: Int
+    /// The stored SHA-256; nil where the format stores none (hashing would read every byte).
+    var sha256: String?
+}
+
+/// A checkpoint as `show`, `tree`, `tensors`, `get` and `callbacks` see it, whatever file
+/// holds it: a Cairn SQLite file, or a foreign file read in place.
+protocol InspectedCheckpoint {
+    var file: String { get }
+    var metadata: CheckpointMetadata { get }
+    /// Cairn's engine version for its own files, else what wrote the foreign format.
+    func engineVersion() throws -> String
+    var tensors: [InspectedTensor] { get }
+    /// The tree; tensor bytes stay where they are until read.
+    func tree() throws -> CheckpointValue
+    /// Statistics of one of ``tensors``, streamed.
+    func statistics(of index: Int) throws -> TensorStatistics
+}
+
+/// Opens `path` for the reading commands: safetensors in place (mapped, header only until a
+/// tensor is read), Cairn files through SQLite, torch zip files through a converted copy.
+func openForReading(_ path: String) throws -> any InspectedCheckpoint {
+    let url = URL(fileURLWithPath: path)
+    if try CheckpointFileFormat(of: url) == .safetensors {
+        return try InPlaceCheckpoint(file: path, tree: .dictionary(["state_dict": try SafetensorsFile.read(url)]),
+                                     producer: "safetensors")
+    }
+    return StoredCheckpoint(reader: try openCheckpoint(path))
+}
+
+/// A Cairn checkpoint (or a torch file converted into one) through its SQLite reader.
+struct StoredCheckpoint: InspectedCheckpoint {
+    let reader: CheckpointReader
+    var file: String { reader.file }
+    var metadata: CheckpointMetadata { reader.metadata }
+    var tensors: [InspectedTensor] {
+        reader.tensorInfos.map { InspectedTensor(path: $0.path, dtype: $0.dtype, shape: $0.shape, byteCount: $0.byteCount, sha256: $0.sha256) }
+    }
+
+    func engineVersion() throws -> String {
+        try reader.fileMetadata().first { $0.key == "engine_version" }?.value ?? ""
+    }
+
+    func tree() throws -> CheckpointValue { try reader.tree() }
+
+    func statistics(of index: Int) throws -> TensorStatistics {
+        try TensorStatistics.of(reader.tensorInfos[index], in: reader)
+    }
+}
+
+/// A foreign file's tree whose tensors lend their bytes in place.
+struct InPlaceCheckpoint: InspectedCheckpoint {
+    let file: String
+    let metadata: CheckpointMetadata
+    let tensors: [InspectedTensor]
+    private let leaves: [CheckpointTensor]
+    private let root: CheckpointValue
+    private let producer: String
+
+    init(file: String, tree: CheckpointValue, producer: String) throws {
+        self.file = file
+        root = tree
+        self.producer = producer
+        var found: [(JSONPointer, CheckpointTensor)] = []
+        Self.collect(tree, at: .root, into: &found)
+        tensors = found.map { InspectedTensor(path: $0.0, dtype: $0.1.dtype, shape: $0.1.shape, byteCount: $0.1.byteCount, sha256: nil) }
+        leaves = found.map(\.1)
+        metadata = CheckpointMetadata(formatVersion: 0, snapshotID: 0, createdAt: "", producer: producer, producerVersion: "",
+                                      epoch: nil, globalStep: nil, tensorCount: found.count,
+                                      totalBytes: found.reduce(0) { $0 + $1.1.byteCount })
+    }
+
+    private static func collect(_ value: CheckpointValue, at path: JSONPointer, into found: inout [(JSONPointer, CheckpointTensor)]) {
+        switch value {
+        case let .tensor(tensor): found.append((path, tensor))
+        case let .dictionary(entries): for (key, child) in entries { collect(child, at: path.appending(key), into: &found) }
+        case let .list(items): for (index, child) in items.enumerated() { collect(child, at: path.appending(String(index)), into: &found) }
+        default: break
+        }
+    }
+
+    func engineVersion() throws -> String { producer }
+    func tree() throws -> CheckpointValue { root }
+    func statistics(of index: Int) throws -> TensorStatistics { try TensorStatistics.of(leaves[index]) }
+}
