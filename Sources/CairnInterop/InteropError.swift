@@ -17,6 +17,8 @@ public enum InteropError: Error, Sendable, Equatable, CustomStringConvertible {
     case limitExceeded(file: String, reason: String)
     /// A tensor's storage reference, dtype, size or stride is inconsistent.
     case invalidTensor(file: String, reason: String)
+    /// A sharded checkpoint's index is malformed or disagrees with its shards.
+    case malformedIndex(file: String, reason: String)
     /// The tree holds something the target format cannot express.
     case unsupportedValue(file: String, reason: String)
 
@@ -30,6 +32,7 @@ public enum InteropError: Error, Sendable, Equatable, CustomStringConvertible {
         case let .forbiddenGlobal(file, module, name): return "\(file): pickle names the forbidden global \(module).\(name); refused, nothing was executed"
         case let .limitExceeded(file, reason): return "\(file): limit exceeded: \(reason)"
         case let .invalidTensor(file, reason): return "\(file): invalid tensor: \(reason)"
+        case let .malformedIndex(file, reason): return "\(file): not a valid sharded checkpoint index: \(reason)"
         case let .unsupportedValue(file, reason): return "\(file): cannot export: \(reason)"
         }
     }

@@ -26,10 +26,15 @@ protocol InspectedCheckpoint {
     func statistics(of index: Int) throws -> TensorStatistics
 }
 
-/// Opens `path` for the reading commands: safetensors in place (mapped, header only until a
-/// tensor is read), Cairn files through SQLite, torch zip files through a converted copy.
+/// Opens `path` for the reading commands: safetensors files and Hugging Face sharded folders
+/// or index files in place (safetensors shards mapped, header only until a tensor is read),
+/// Cairn files through SQLite, torch zip files through a converted copy.
 func openForReading(_ path: String) throws -> any InspectedCheckpoint {
     let url = URL(fileURLWithPath: path)
+    if let index = ShardedCheckpoint.index(at: url) {
+        return try InPlaceCheckpoint(file: path, tree: .dictionary(["state_dict": try ShardedCheckpoint.read(index: index)]),
+                                     producer: "sharded (\(index.lastPathComponent))")
+    }
     if try CheckpointFileFormat(of: url) == .safetensors {
         return try InPlaceCheckpoint(file: path, tree: .dictionary(["state_dict": try SafetensorsFile.read(url)]),
                                      producer: "safetensors")

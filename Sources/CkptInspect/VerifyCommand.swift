@@ -1,5 +1,6 @@
 import ArgumentParser
 import CairnCheckpoint
+import CairnInterop
 
 extension CkptInspect {
     /// `ckpt-inspect verify FILE…`: schema, version and every checksum.
@@ -50,6 +51,9 @@ extension CkptInspect {
                 }
             } catch let error as CheckpointError {
                 if case .corrupt = error { report.problems.append(problem(error)) } else { report.error = error.description }
+            } catch let error as InteropError {
+                // It names the file at fault already (a shard, an index).
+                report.error = error.description
             } catch {
                 report.error = "\(file): \(error)"
             }

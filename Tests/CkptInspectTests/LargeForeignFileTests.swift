@@ -8,13 +8,15 @@ import Testing
 @Suite struct LargeForeignFileTests {
     static let gibibyte = 1 << 30
 
-    /// A safetensors file of `count` F32 tensors of 1 GiB each: the header written, the data a hole.
-    static func sparseSafetensors(at url: URL, count: Int) throws {
+    /// A safetensors file of F32 tensors `layers.N.weight` (N in `layers`) of 1 GiB each: the
+    /// header written, the data a hole.
+    static func sparseSafetensors(at url: URL, layers: Range<Int>) throws {
         var entries: [String] = []
-        for index in 0..<count {
-            let start = index * gibibyte
+        for (position, index) in layers.enumerated() {
+            let start = position * gibibyte
             entries.append(#""layers.\#(index).weight":{"dtype":"F32","shape":[262144,1024],"data_offsets":[\#(start),\#(start + gibibyte)]}"#)
         }
+        let count = layers.count
         let header = Array(("{" + entries.joined(separator: ",") + "}").utf8)
         var bytes = withUnsafeBytes(of: UInt64(header.count).littleEndian) { Array($0) }
         bytes += header
@@ -26,7 +28,7 @@ import Testing
         let scratch = try ScratchDirectory()
         defer { scratch.cleanUp() }
         let file = scratch.file("big.safetensors")
-        try Self.sparseSafetensors(at: file, count: 20)
+        try Self.sparseSafetensors(at: file, layers: 0..<20)
         let size = try FileManager.default.attributesOfItem(atPath: file.path)[.size] as? Int ?? 0
         #expect(size > 20 * Self.gibibyte)
 
