@@ -118,6 +118,7 @@ let package = Package(
         .executableTarget(name: "CheckpointBenchmark", dependencies: ["CairnCheckpoint", "BenchmarkSupport"], path: "tools/CheckpointBenchmark"),
         .executableTarget(name: "MLPBenchmark", dependencies: ["CairnNN", "CairnOptim", "CairnData", "BenchmarkSupport"], path: "tools/MLPBenchmark"),
         .executableTarget(name: "TrainerBenchmark", dependencies: ["CairnTrainer", "CairnCheckpoint", "CairnNN", "CairnOptim", "CairnData", "CairnTensor"], path: "tools/TrainerBenchmark"),
+        .executableTarget(name: "InteropBenchmark", dependencies: ["BenchmarkSupport"], path: "tools/InteropBenchmark"),
         // Run by CairnCheckpointTests' crash test, which SIGKILLs it mid-save.
         .executableTarget(name: "CheckpointCrashWriter", dependencies: ["CairnCheckpoint"], path: "tools/CheckpointCrashWriter"),
 
