@@ -32,19 +32,35 @@ final class PickleDict {
     var attributes: [(key: PickleObject, value: PickleObject)] = []
 }
 
-/// A storage read from `<root>/data/<key>`: raw little-endian elements.
-final class PickleStorage {
+/// A storage `<root>/data/<key>`: raw little-endian elements, lent in place from the mapped
+/// archive. A tensor viewing the whole storage lends through this object, so every such view
+/// shares one identity (and export writes the storage once).
+final class PickleStorage: CheckpointTensorStorage, @unchecked Sendable {
     let dtype: CheckpointDType
     let key: String
-    let bytes: [UInt8]
+    private let mapping: MappedFile
+    private let range: Range<Int>
 
-    init(dtype: CheckpointDType, key: String, bytes: [UInt8]) {
+    init(dtype: CheckpointDType, key: String, mapping: MappedFile, range: Range<Int>) {
         self.dtype = dtype
         self.key = key
-        self.bytes = bytes
+        self.mapping = mapping
+        self.range = range
     }
 
-    var elementCount: Int { bytes.count / dtype.byteWidth }
+    var byteCount: Int { range.count }
+    var elementCount: Int { range.count / dtype.byteWidth }
+
+    func withUnsafeBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) throws -> R {
+        try body(UnsafeRawBufferPointer(rebasing: mapping.bytes[range]))
+    }
+
+    /// A tensor of `shape` over the storage's bytes `bytes` (relative to its start), in place.
+    func tensor(shape: [Int], bytes: Range<Int>) -> CheckpointTensor {
+        if bytes == 0..<range.count { return CheckpointTensor(dtype: dtype, shape: shape, storage: .external(self)) }
+        let absolute = (range.lowerBound + bytes.lowerBound)..<(range.lowerBound + bytes.upperBound)
+        return CheckpointTensor(dtype: dtype, shape: shape, storage: .external(MappedTensorBytes(mapping: mapping, range: absolute)))
+    }
 }
 
 /// The only globals a pickle may name: those torch's `weights_only` unpickler

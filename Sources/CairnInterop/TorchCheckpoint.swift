@@ -1,7 +1,7 @@
 import CairnCheckpoint
 import Foundation
-import OrderedCollections
 import ZIPFoundation
+import OrderedCollections
 
 /// Reads and writes PyTorch's zip checkpoint format (`torch.save`, Lightning
 /// `.ckpt`) as checkpoint trees, without running any Python.
@@ -19,8 +19,12 @@ public enum TorchCheckpoint {
 
     /// The content of the torch zip checkpoint at `url` as a tree: dicts with
     /// string or int keys, lists (tuples too), scalars and contiguous tensors.
-    public static func read(_ url: URL) throws -> CheckpointValue {
-        let archive = try TorchArchiveReader(url: url)
+    ///
+    /// The archive is mapped and each storage lends its bytes in place. With `verifyingCRC` (the
+    /// default) every member's bytes are read once to check the zip's CRC-32; without it only
+    /// the zip directory and `data.pkl` are read until a tensor's bytes are asked for.
+    public static func read(_ url: URL, verifyingCRC: Bool = true) throws -> CheckpointValue {
+        let archive = try TorchArchiveReader(url: url, verifyingCRC: verifyingCRC)
         let pickle = try archive.member("data.pkl")
         return try unpickle(pickle, file: url.path) { pid in try archive.storage(persistentID: pid) }
     }
@@ -68,7 +72,7 @@ struct TreeConverter {
         case let .tuple(items): return .list(try items.map { try convert($0, depth: depth + 1) })
         case let .list(list): return .list(try list.items.map { try convert($0, depth: depth + 1) })
         case let .storage(storage):
-            return .tensor(CheckpointTensor(dtype: storage.dtype, shape: [storage.elementCount], bytes: storage.bytes))
+            return .tensor(storage.tensor(shape: [storage.elementCount], bytes: 0..<storage.byteCount))
         case let .dict(dict):
             var entries = OrderedDictionary<CheckpointKey, CheckpointValue>()
             for (key, value) in dict.entries { entries[try self.key(key)] = try convert(value, depth: depth + 1) }
@@ -92,30 +96,31 @@ struct TreeConverter {
     }
 }
 
-/// The zip side of a torch checkpoint: finds the root folder, refuses member
-/// paths that leave it, and reads stored members and storages.
+/// The zip side of a torch checkpoint, read in place: the archive is mapped and its central
+/// directory parsed (``ZipDirectory``); refuses member paths that leave the root folder and
+/// compressed members; storages lend their bytes from the mapping.
 final class TorchArchiveReader {
     let file: String
-    let archive: Archive
+    let mapping: MappedFile
     let root: String
-    let fileSize: UInt64
-    var entries: [String: Entry] = [:]
+    var entries: [String: ZipDirectory.Member] = [:]
     var storages: [String: PickleStorage] = [:]
 
-    init(url: URL) throws {
+    /// Whether each member's CRC-32 is checked when it is first used.
+    let verifyingCRC: Bool
+
+    init(url: URL, verifyingCRC: Bool = true) throws {
         file = url.path
-        fileSize = UInt64(try InputFile.requireReadableRegularFile(file))
-        do { archive = try Archive(url: url, accessMode: .read) } catch {
-            throw InteropError.malformedArchive(file: file, reason: "cannot open the zip (\(error))")
-        }
+        self.verifyingCRC = verifyingCRC
+        mapping = try MappedFile(path: file)
+        let directory = try ZipDirectory(mapping.bytes, file: file)
         var roots: [String] = []
-        for entry in archive {
-            let path = entry.path
+        for (path, member) in directory.members {
             let components = path.split(separator: "/", omittingEmptySubsequences: false)
             guard !path.hasPrefix("/"), !path.contains("\\"), !components.contains("..") else {
                 throw InteropError.unsafeMemberPath(file: file, member: path)
             }
-            entries[path] = entry
+            entries[path] = member
             if components.count == 2, components[1] == "data.pkl" { roots.append(String(components[0])) }
         }
         guard roots.count == 1, let root = roots.first else {
@@ -126,27 +131,31 @@ final class TorchArchiveReader {
         self.root = root
     }
 
-    /// The bytes of `<root>/<name>`.
-    func member(_ name: String) throws -> [UInt8] {
+    /// Where `<root>/<name>`'s bytes lie in the file; a compressed member is refused.
+    func memberRange(_ name: String) throws -> Range<Int> {
         let path = "\(root)/\(name)"
-        guard let entry = entries[path] else { throw InteropError.malformedArchive(file: file, reason: "missing member \(path)") }
-        guard entry.type == .file, !entry.isCompressed else {
+        guard let member = entries[path] else { throw InteropError.malformedArchive(file: file, reason: "missing member \(path)") }
+        guard member.method == 0 else {
             throw InteropError.malformedArchive(file: file, reason: "member \(path) is compressed; torch stores every member uncompressed")
         }
-        guard entry.uncompressedSize <= fileSize else {
-            throw InteropError.malformedArchive(file: file, reason: "member \(path) claims \(entry.uncompressedSize) bytes, more than the file holds")
+        guard UInt64(member.data.count) == member.uncompressedSize else {
+            throw InteropError.malformedArchive(file: file, reason: "member \(path) is stored with \(member.data.count) bytes but claims \(member.uncompressedSize)")
         }
-        var bytes = [UInt8]()
-        bytes.reserveCapacity(Int(entry.uncompressedSize))
-        do {
-            _ = try archive.extract(entry, skipCRC32: false) { chunk in bytes += chunk }
-        } catch {
-            throw InteropError.malformedArchive(file: file, reason: "cannot read member \(path) (\(error))")
+        if verifyingCRC {
+            let bytes = UnsafeRawBufferPointer(rebasing: mapping.bytes[member.data])
+            let actual = bytes.baseAddress.map {
+                Data(bytesNoCopy: UnsafeMutableRawPointer(mutating: $0), count: bytes.count, deallocator: .none).crc32(checksum: 0)
+            } ?? 0
+            guard actual == member.crc32 else {
+                throw InteropError.malformedArchive(file: file, reason: "member \(path) fails its CRC-32 check (damaged)")
+            }
         }
-        guard UInt64(bytes.count) == entry.uncompressedSize else {
-            throw InteropError.malformedArchive(file: file, reason: "member \(path) is truncated")
-        }
-        return bytes
+        return member.data
+    }
+
+    /// The bytes of `<root>/<name>`, copied (for `data.pkl` and other small members).
+    func member(_ name: String) throws -> [UInt8] {
+        Array(mapping.bytes[try memberRange(name)])
     }
 
     /// Resolves `('storage', <storage type>, key, location, numel)`.
@@ -160,12 +169,12 @@ final class TorchArchiveReader {
             guard cached.dtype == dtype else { throw InteropError.invalidTensor(file: file, reason: "storage '\(key)' used with two dtypes") }
             return .storage(cached)
         }
-        let bytes = try member("data/\(key)")
+        let range = try memberRange("data/\(key)")
         let (expected, overflow) = Int(clamping: numel).multipliedReportingOverflow(by: dtype.byteWidth)
-        guard numel >= 0, !overflow, expected == bytes.count else {
-            throw InteropError.invalidTensor(file: file, reason: "storage '\(key)' has \(bytes.count) bytes, but \(numel) \(dtype.torchStorageName) elements need \(numel) × \(dtype.byteWidth)")
+        guard numel >= 0, !overflow, expected == range.count else {
+            throw InteropError.invalidTensor(file: file, reason: "storage '\(key)' has \(range.count) bytes, but \(numel) \(dtype.torchStorageName) elements need \(numel) × \(dtype.byteWidth)")
         }
-        let storage = PickleStorage(dtype: dtype, key: key, bytes: bytes)
+        let storage = PickleStorage(dtype: dtype, key: key, mapping: mapping, range: range)
         storages[key] = storage
         return .storage(storage)
     }

@@ -96,7 +96,7 @@ extension Unpickler {
         // Zero or overlapping strides let a tiny storage claim a huge view; only
         // allow views larger than their storage up to a fixed budget.
         let (outputBytes, outputOverflow) = count.multipliedReportingOverflow(by: width)
-        guard !outputOverflow, outputBytes <= max(storage.bytes.count, TorchCheckpoint.maximumViewExpansionBytes) else {
+        guard !outputOverflow, outputBytes <= max(storage.byteCount, TorchCheckpoint.maximumViewExpansionBytes) else {
             throw InteropError.limitExceeded(file: file, reason: "storage '\(storage.key)': a view of size \(shape), stride \(strides) would expand its storage beyond \(TorchCheckpoint.maximumViewExpansionBytes) bytes")
         }
         if count == 0 { return CheckpointTensor(dtype: storage.dtype, shape: shape, bytes: []) }
@@ -108,19 +108,17 @@ extension Unpickler {
         let isContiguous = zip(zip(shape, strides), contiguousStrides).allSatisfy { $0.0 <= 1 || $0.1 == $1 }
         if isContiguous {
             let start = offset * width
-            // A view of the whole storage keeps its buffer, so export writes one storage for all its views.
-            if start == 0, count * width == storage.bytes.count {
-                return CheckpointTensor(dtype: storage.dtype, shape: shape, bytes: storage.bytes)
-            }
-            return CheckpointTensor(dtype: storage.dtype, shape: shape, bytes: Array(storage.bytes[start..<(start + count * width)]))
+            // In place; a view of the whole storage shares its identity, so export writes one storage for all its views.
+            return storage.tensor(shape: shape, bytes: start..<(start + count * width))
         }
+        // A strided view is gathered into its own bytes (bounded by the expansion budget above).
         var output = [UInt8]()
         output.reserveCapacity(count * width)
         var index = [Int](repeating: 0, count: shape.count)
         for _ in 0..<count {
             var element = offset
             for axis in shape.indices { element += index[axis] * strides[axis] }
-            output += storage.bytes[(element * width)..<((element + 1) * width)]
+            try storage.withUnsafeBytes { raw in output += raw[(element * width)..<((element + 1) * width)] }
             var axis = shape.count - 1
             while axis >= 0 {
                 index[axis] += 1

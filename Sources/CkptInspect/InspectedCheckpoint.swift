@@ -26,20 +26,24 @@ protocol InspectedCheckpoint {
     func statistics(of index: Int) throws -> TensorStatistics
 }
 
-/// Opens `path` for the reading commands: safetensors files and Hugging Face sharded folders
-/// or index files in place (safetensors shards mapped, header only until a tensor is read),
-/// Cairn files through SQLite, torch zip files through a converted copy.
+/// Opens `path` for the reading commands: safetensors files, torch zip files and Hugging Face
+/// sharded folders or index files in place (mapped; only headers, the zip directory and
+/// `data.pkl` are read until a tensor is), Cairn files through SQLite.
 func openForReading(_ path: String) throws -> any InspectedCheckpoint {
     let url = URL(fileURLWithPath: path)
     if let index = ShardedCheckpoint.index(at: url) {
         return try InPlaceCheckpoint(file: path, tree: .dictionary(["state_dict": try ShardedCheckpoint.read(index: index)]),
                                      producer: "sharded (\(index.lastPathComponent))")
     }
-    if try CheckpointFileFormat(of: url) == .safetensors {
+    switch try CheckpointFileFormat(of: url) {
+    case .safetensors:
         return try InPlaceCheckpoint(file: path, tree: .dictionary(["state_dict": try SafetensorsFile.read(url)]),
                                      producer: "safetensors")
+    case .torchZip:
+        return try InPlaceCheckpoint(file: path, tree: try TorchCheckpoint.read(url, verifyingCRC: false), producer: "torch zip")
+    case .cairn:
+        return StoredCheckpoint(reader: try openCheckpoint(path))
     }
-    return StoredCheckpoint(reader: try openCheckpoint(path))
 }
 
 /// A Cairn checkpoint (or a torch file converted into one) through its SQLite reader.

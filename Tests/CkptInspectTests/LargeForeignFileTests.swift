@@ -1,4 +1,5 @@
 import CairnCheckpoint
+import CairnInterop
 import CairnTestSupport
 import Foundation
 import Testing
@@ -71,6 +72,51 @@ import Testing
             #expect(run.status == 2, "\(name), \(command): \(run.stderr)")
             #expect(run.stderr.hasPrefix("ckpt-inspect: \(file.path)"), "\(name), \(command): \(run.stderr)")
             #expect(run.stderr.contains(reason), "\(name), \(command): \(run.stderr)")
+        }
+    }
+}
+
+/// torch zip files are read in place too: a damaged central directory is an error, never a trap.
+@Suite struct HostileZipTests {
+    /// A small valid torch file, then `damage` applied to its bytes.
+    static func damagedTorchFile(in scratch: ScratchDirectory, _ damage: (inout [UInt8]) -> Void) throws -> String {
+        let url = scratch.file("model.pt")
+        try TorchCheckpoint.write(.dictionary(["w": .tensor(CheckpointTensor(float32: [1, 2, 3, 4], shape: [2, 2]))]), to: url, lightning: false)
+        var bytes = [UInt8](try Data(contentsOf: url))
+        damage(&bytes)
+        try Data(bytes).write(to: url)
+        return url.path
+    }
+
+    /// The offset of the end-of-central-directory record.
+    static func endRecord(_ bytes: [UInt8]) -> Int {
+        var at = bytes.count - 22
+        while at > 0, !(bytes[at] == 0x50 && bytes[at + 1] == 0x4B && bytes[at + 2] == 0x05 && bytes[at + 3] == 0x06) { at -= 1 }
+        return at
+    }
+
+    @Test(arguments: ["directory offset beyond the file", "directory size beyond the file", "local header offset beyond the file",
+                      "no end record", "entry count larger than the directory"])
+    func damagedDirectoriesExitTwoNamingTheFile(_ damage: String) throws {
+        let scratch = try ScratchDirectory()
+        defer { scratch.cleanUp() }
+        let file = try Self.damagedTorchFile(in: scratch) { bytes in
+            let end = Self.endRecord(bytes)
+            func put32(_ value: UInt32, at offset: Int) { for index in 0..<4 { bytes[offset + index] = UInt8((value >> (8 * UInt32(index))) & 0xFF) } }
+            switch damage {
+            case "directory offset beyond the file": put32(0x7FFF_0000, at: end + 16)
+            case "directory size beyond the file": put32(0x7FFF_0000, at: end + 12)
+            case "local header offset beyond the file":
+                let directory = Int(bytes[end + 16]) | Int(bytes[end + 17]) << 8 | Int(bytes[end + 18]) << 16 | Int(bytes[end + 19]) << 24
+                put32(0x7FFF_0000, at: directory + 42)
+            case "no end record": bytes.removeLast(22)
+            default: bytes[end + 10] = 0xFE; bytes[end + 8] = 0xFE
+            }
+        }
+        for command in ["show", "tensors", "verify"] {
+            let run = try MeasuredRun(Inspector.executable.url, [command, file])
+            #expect(run.status == 2, "\(damage), \(command): \(run.stderr)")
+            #expect(run.stderr.hasPrefix("ckpt-inspect: \(file)"), "\(damage), \(command): \(run.stderr)")
         }
     }
 }
