@@ -78,5 +78,18 @@ import Testing
             #expect(bad.status == 2)
             #expect(bad.stderr.contains(special), "\(bad.stderr)")
         }
+        // A checkpoint path that is a folder or a FIFO: one line naming it, exit 2, no hang.
+        let folder = try FitCommandTests.scratchDirectory()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let fifo = folder.appendingPathComponent("pipe.ckpt").path
+        #expect(mkfifo(fifo, 0o644) == 0)
+        for special in [folder.path, fifo] {
+            for command in ["fit", "test"] {
+                let bad = try FitCommandTests.cairn.run([command, "--ckpt-path", special, "--default-root-dir", folder.path,
+                                                         "--no-progress-bar", "--no-model-summary", "--no-logger"], timeout: 60)
+                #expect(bad.status == 2, "\(command) \(special): \(bad.stderr)")
+                #expect(bad.stderr.contains("\(special): is a "), "\(command): \(bad.stderr)")
+            }
+        }
     }
 }
