@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Coverage-guided fuzzing of the restricted unpickler and the safetensors header
-# parser with libFuzzer (swiftc -sanitize=fuzzer,address). Seeds come from the real
+# Coverage-guided fuzzing of the restricted unpickler, the safetensors header parser,
+# the zip central-directory reader and the sharded index parser with libFuzzer (swiftc -sanitize=fuzzer,address). Seeds come from the real
 # Lightning fixtures' data.pkl and a small safetensors file.
 #   tools/fuzz-interop.sh [seconds]     (default 60)
 set -euo pipefail
@@ -29,6 +29,13 @@ header += b" " * (-len(header) % 8)
 with open(os.path.join(sys.argv[1], "seed.safetensors"), "wb") as out:
     out.write(struct.pack("<Q", len(header)) + header + struct.pack("<2f", 1.0, 2.0))
 PY
+# Whole torch files seed the zip directory reader; an index seeds the sharded-checkpoint parser.
+for ckpt in Fixtures/lightning/*.ckpt Fixtures/lightning/*.pt; do
+    size=$(stat -c %s "$ckpt")
+    if [ "$size" -le 65536 ]; then cp "$ckpt" "$corpus/$(basename "$ckpt").zip"; fi
+done
+printf '{"metadata": {"total_size": 16}, "weight_map": {"a.weight": "model-00001-of-00002.safetensors", "b": "model-00002-of-00002.safetensors"}}' \
+    > "$corpus/seed.index.json"
 start=$(date +%s)
 "$scratch/release/InteropFuzzer" "$corpus" -max_total_time="$seconds" -max_len=65536 -print_final_stats=1 2>&1 | tail -n 15
 echo "fuzzed for $(( $(date +%s) - start )) s without a crash"

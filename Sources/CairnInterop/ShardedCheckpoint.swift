@@ -26,24 +26,11 @@ public enum ShardedCheckpoint {
     /// does not list.
     public static func read(index url: URL) throws -> CheckpointValue {
         let file = url.path
-        func fail(_ reason: String) -> InteropError { .malformedIndex(file: file, reason: reason) }
         let size = try InputFile.requireReadableRegularFile(file)
         guard size <= maximumIndexSize else {
             throw InteropError.limitExceeded(file: file, reason: "index is \(size) bytes, over \(maximumIndexSize)")
         }
-        let json: Any
-        do { json = try JSONSerialization.jsonObject(with: Data(contentsOf: url)) } catch { throw fail("not valid JSON") }
-        guard let root = json as? [String: Any], let map = root["weight_map"] as? [String: Any] else {
-            throw fail("no \"weight_map\" object")
-        }
-        var tensorsByShard: [String: Set<String>] = [:]
-        for (tensor, value) in map {
-            guard let shard = value as? String else { throw fail("weight_map[\"\(tensor)\"] is not a file name") }
-            guard !shard.isEmpty, !shard.contains("/"), !shard.contains("\\"), shard != ".", shard != ".." else {
-                throw fail("weight_map[\"\(tensor)\"] names \"\(shard)\", not a file beside the index")
-            }
-            tensorsByShard[shard, default: []].insert(tensor)
-        }
+        let tensorsByShard = try shards(inIndex: try Data(contentsOf: url), file: file)
         let folder = url.deletingLastPathComponent()
         try refuseUnlistedShards(in: folder, listed: Set(tensorsByShard.keys), index: file)
 
@@ -66,6 +53,27 @@ public enum ShardedCheckpoint {
             }
         }
         return .dictionary(merged)
+    }
+
+    /// The index's `weight_map` grouped by shard: shard file name → tensor names. Refuses text
+    /// that is not JSON, a missing `weight_map` and any shard name that is not a plain file name
+    /// beside the index; `file` names the index in errors.
+    public static func shards(inIndex data: Data, file: String) throws -> [String: Set<String>] {
+        func fail(_ reason: String) -> InteropError { .malformedIndex(file: file, reason: reason) }
+        let json: Any
+        do { json = try JSONSerialization.jsonObject(with: data) } catch { throw fail("not valid JSON") }
+        guard let root = json as? [String: Any], let map = root["weight_map"] as? [String: Any] else {
+            throw fail("no \"weight_map\" object")
+        }
+        var tensorsByShard: [String: Set<String>] = [:]
+        for (tensor, value) in map {
+            guard let shard = value as? String else { throw fail("weight_map[\"\(tensor)\"] is not a file name") }
+            guard !shard.isEmpty, !shard.contains("/"), !shard.contains("\\"), shard != ".", shard != ".." else {
+                throw fail("weight_map[\"\(tensor)\"] names \"\(shard)\", not a file beside the index")
+            }
+            tensorsByShard[shard, default: []].insert(tensor)
+        }
+        return tensorsByShard
     }
 
     /// A shard's tensors: safetensors in place, a torch file through the restricted unpickler.

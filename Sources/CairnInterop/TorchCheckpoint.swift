@@ -29,6 +29,13 @@ public enum TorchCheckpoint {
         return try unpickle(pickle, file: url.path) { pid in try archive.storage(persistentID: pid) }
     }
 
+    /// The member paths of a zip archive held in memory, in directory order, from its central
+    /// directory (zip64 included) with every offset checked, as ``read(_:verifyingCRC:)`` reads
+    /// a file's; `file` names it in errors.
+    public static func zipMemberPaths(_ bytes: [UInt8], file: String) throws -> [String] {
+        try bytes.withUnsafeBytes { try ZipDirectory($0, file: file).members.map(\.path) }
+    }
+
     /// A bare pickle (such as a `.ckpt`'s `data.pkl`) as a tree, through the
     /// restricted unpickler; a tensor in it is an error, as no storages come with it.
     public static func readPickle(_ bytes: [UInt8], file: String) throws -> CheckpointValue {

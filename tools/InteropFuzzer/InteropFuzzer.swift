@@ -1,4 +1,5 @@
-// Feeds arbitrary bytes to the restricted unpickler and the safetensors parser.
+// Feeds arbitrary bytes to the restricted unpickler, the safetensors parser, the zip
+// central-directory reader and the sharded-checkpoint index parser.
 //
 // Fuzzing (libFuzzer, coverage-guided): see tools/README.md, or run
 //   tools/fuzz-interop.sh [seconds]
@@ -12,6 +13,8 @@ import Foundation
 func exercise(_ bytes: [UInt8]) {
     _ = try? TorchCheckpoint.readPickle(bytes, file: "fuzz.pkl")
     _ = try? SafetensorsFile.parse(bytes, file: "fuzz.safetensors")
+    _ = try? TorchCheckpoint.zipMemberPaths(bytes, file: "fuzz.pt")
+    _ = try? ShardedCheckpoint.shards(inIndex: Data(bytes), file: "fuzz.index.json")
 }
 
 #if CAIRN_FUZZ
