@@ -83,8 +83,13 @@ struct InPlaceCheckpoint: InspectedCheckpoint {
         Self.collect(tree, at: .root, into: &found)
         tensors = found.map { InspectedTensor(path: $0.0, dtype: $0.1.dtype, shape: $0.1.shape, byteCount: $0.1.byteCount, sha256: nil) }
         leaves = found.map(\.1)
+        // As a Cairn save records them: the tree's top-level `epoch` and `global_step` (a Lightning file has both).
+        func topLevelInteger(_ key: String) -> Int64? {
+            if case let .int(value)? = tree[key] { return value }
+            return nil
+        }
         metadata = CheckpointMetadata(formatVersion: 0, snapshotID: 0, createdAt: "", producer: producer, producerVersion: "",
-                                      epoch: nil, globalStep: nil, tensorCount: found.count,
+                                      epoch: topLevelInteger("epoch"), globalStep: topLevelInteger("global_step"), tensorCount: found.count,
                                       totalBytes: found.reduce(0) { $0 + $1.1.byteCount })
     }
 

@@ -114,3 +114,21 @@ import Testing
         }
     }
 }
+
+/// A Lightning file read in place still shows its progress, and `ls` ranks Lightning files.
+@Suite struct InPlaceLightningTests {
+    static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../Fixtures/lightning").standardized
+
+    @Test func showAndLsReadEpochAndStepFromTheTree() throws {
+        let show = try Inspector.run(["show", Self.fixtures.appendingPathComponent("last.ckpt").path])
+        #expect(show.status == 0)
+        #expect(show.stdout.contains("epoch        2"), "\(show.stdout)")
+        #expect(show.stdout.contains("global_step  69"), "\(show.stdout)")
+        let (status, document) = try Inspector.json(["ls", Self.fixtures.path])
+        #expect(status == 0)
+        let entries = try #require((document as? [String: Any])?["checkpoints"] as? [[String: Any]])
+        let last = try #require(entries.first { $0["file"] as? String == "last.ckpt" })
+        #expect(last["global_step"] as? Int == 69)
+        #expect(last["error"] is NSNull)
+    }
+}
