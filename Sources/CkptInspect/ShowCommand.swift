@@ -111,7 +111,8 @@ struct CheckpointSummary {
         var lines: [String] = []
         func field(_ name: String, _ value: String) { lines.append(style.bold(name.padding(toLength: 12, withPad: " ", startingAt: 0)) + " " + value) }
         field("file", file)
-        field("format", "\(metadata.formatVersion) (engine \(engineVersion), producer \(metadata.producer) \(metadata.producerVersion))")
+        let producer = ([metadata.producer, metadata.producerVersion].filter { !$0.isEmpty }).joined(separator: " ")
+        field("format", "\(metadata.formatVersion) (engine \(engineVersion), producer \(producer))")
         field("created", metadata.createdAt)
         field("epoch", metadata.epoch.map(String.init) ?? "-")
         field("global_step", metadata.globalStep.map(String.init) ?? "-")

@@ -124,6 +124,7 @@ import Testing
         #expect(show.status == 0)
         #expect(show.stdout.contains("epoch        2"), "\(show.stdout)")
         #expect(show.stdout.contains("global_step  69"), "\(show.stdout)")
+        #expect(show.stdout.contains("format       0 (engine torch zip, producer torch zip)\n"), "\(show.stdout)")
         let (status, document) = try Inspector.json(["ls", Self.fixtures.path])
         #expect(status == 0)
         let entries = try #require((document as? [String: Any])?["checkpoints"] as? [[String: Any]])
