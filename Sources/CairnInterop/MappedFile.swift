@@ -7,14 +7,11 @@ import Foundation
 /// A file truncated by another process while mapped makes the next touch of a lost page
 /// fault (SIGBUS); read-only checkpoints are not expected to shrink under a reader.
 final class MappedFile: @unchecked Sendable {
-    /// The path, named in errors.
-    let file: String
     private let base: UnsafeMutableRawPointer?
     /// The file's size when it was mapped.
     let count: Int
 
     init(path: String) throws {
-        file = path
         let size = try InputFile.requireReadableRegularFile(path)
         count = size
         guard size > 0 else {
@@ -42,6 +39,11 @@ final class MappedFile: @unchecked Sendable {
 struct MappedTensorBytes: CheckpointTensorStorage {
     let mapping: MappedFile
     let range: Range<Int>
+
+    /// The bytes `bytes` (relative to this range's start), lent from the same mapping.
+    func subrange(_ bytes: Range<Int>) -> MappedTensorBytes {
+        MappedTensorBytes(mapping: mapping, range: (range.lowerBound + bytes.lowerBound)..<(range.lowerBound + bytes.upperBound))
+    }
 
     func withUnsafeBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) throws -> R {
         try body(UnsafeRawBufferPointer(rebasing: mapping.bytes[range]))

@@ -38,28 +38,26 @@ final class PickleDict {
 final class PickleStorage: CheckpointTensorStorage, @unchecked Sendable {
     let dtype: CheckpointDType
     let key: String
-    private let mapping: MappedFile
-    private let range: Range<Int>
+    /// The whole storage in the mapped archive.
+    private let whole: MappedTensorBytes
 
     init(dtype: CheckpointDType, key: String, mapping: MappedFile, range: Range<Int>) {
         self.dtype = dtype
         self.key = key
-        self.mapping = mapping
-        self.range = range
+        whole = MappedTensorBytes(mapping: mapping, range: range)
     }
 
-    var byteCount: Int { range.count }
-    var elementCount: Int { range.count / dtype.byteWidth }
+    var byteCount: Int { whole.range.count }
+    var elementCount: Int { byteCount / dtype.byteWidth }
 
     func withUnsafeBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) throws -> R {
-        try body(UnsafeRawBufferPointer(rebasing: mapping.bytes[range]))
+        try whole.withUnsafeBytes(body)
     }
 
     /// A tensor of `shape` over the storage's bytes `bytes` (relative to its start), in place.
     func tensor(shape: [Int], bytes: Range<Int>) -> CheckpointTensor {
-        if bytes == 0..<range.count { return CheckpointTensor(dtype: dtype, shape: shape, storage: .external(self)) }
-        let absolute = (range.lowerBound + bytes.lowerBound)..<(range.lowerBound + bytes.upperBound)
-        return CheckpointTensor(dtype: dtype, shape: shape, storage: .external(MappedTensorBytes(mapping: mapping, range: absolute)))
+        if bytes == 0..<byteCount { return CheckpointTensor(dtype: dtype, shape: shape, storage: .external(self)) }
+        return CheckpointTensor(dtype: dtype, shape: shape, storage: .external(whole.subrange(bytes)))
     }
 }
 

@@ -42,7 +42,8 @@ func openForReading(_ path: String) throws -> any InspectedCheckpoint {
     case .torchZip:
         return try InPlaceCheckpoint(file: path, tree: try TorchCheckpoint.read(url, verifyingCRC: false), producer: "torch zip")
     case .cairn:
-        return StoredCheckpoint(reader: try openCheckpoint(path))
+        // The format is known already: no second sniffing of the file through openCheckpoint.
+        return StoredCheckpoint(reader: try Checkpoint.open(url))
     }
 }
 
