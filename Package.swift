@@ -123,7 +123,7 @@ let package = Package(
         .executableTarget(name: "CheckpointCrashWriter", dependencies: ["CairnCheckpoint"], path: "tools/CheckpointCrashWriter"),
 
         // Built with -sanitize=fuzzer by tools/fuzz-interop.sh; a plain build replays inputs.
-        .executableTarget(name: "InteropFuzzer", dependencies: ["CairnInterop"], path: "tools/InteropFuzzer"),
+        .executableTarget(name: "InteropFuzzer", dependencies: ["CairnCheckpoint", "CairnInterop"], path: "tools/InteropFuzzer"),
 
         // MARK: Tests
         // Runs built executables (cairn, ckpt-inspect, the crash writer) as real subprocesses.

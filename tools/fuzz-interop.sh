@@ -34,6 +34,12 @@ for ckpt in Fixtures/lightning/*.ckpt Fixtures/lightning/*.pt; do
     size=$(stat -c %s "$ckpt")
     if [ "$size" -le 65536 ]; then cp "$ckpt" "$corpus/$(basename "$ckpt").zip"; fi
 done
+# The same small checkpoint in the legacy format and re-zipped with deflated members.
+if python=$(tools/python-interop/ensure-venv.sh 2>/dev/null); then
+    for writer in write-torch-legacy write-torch-deflated; do
+        "$python" tools/python-interop/roundtrip.py "$writer" "$corpus/$writer.pt" || true
+    done
+fi
 printf '{"metadata": {"total_size": 16}, "weight_map": {"a.weight": "model-00001-of-00002.safetensors", "b": "model-00002-of-00002.safetensors"}}' \
     > "$corpus/seed.index.json"
 start=$(date +%s)

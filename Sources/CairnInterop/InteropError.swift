@@ -9,7 +9,7 @@ public enum InteropError: Error, Sendable, Equatable, CustomStringConvertible {
     case malformedArchive(file: String, reason: String)
     /// A zip member's path leaves the archive's root folder.
     case unsafeMemberPath(file: String, member: String)
-    /// The pickle is malformed at `offset` (an opcode position in `data.pkl`).
+    /// The pickle is malformed at `offset` (an opcode's position in `data.pkl`, or in the file for the legacy format).
     case malformedPickle(file: String, offset: Int, reason: String)
     /// The pickle names a global outside the allow-list; nothing was called.
     case forbiddenGlobal(file: String, module: String, name: String)
@@ -28,7 +28,7 @@ public enum InteropError: Error, Sendable, Equatable, CustomStringConvertible {
         case let .malformedSafetensors(file, reason): return "\(file): not a valid safetensors file: \(reason)"
         case let .malformedArchive(file, reason): return "\(file): not a valid PyTorch zip archive: \(reason)"
         case let .unsafeMemberPath(file, member): return "\(file): zip member path '\(member)' escapes the archive root"
-        case let .malformedPickle(file, offset, reason): return "\(file): data.pkl at byte \(offset): \(reason)"
+        case let .malformedPickle(file, offset, reason): return "\(file): pickle at byte \(offset): \(reason)"
         case let .forbiddenGlobal(file, module, name): return "\(file): pickle names the forbidden global \(module).\(name); refused, nothing was executed"
         case let .limitExceeded(file, reason): return "\(file): limit exceeded: \(reason)"
         case let .invalidTensor(file, reason): return "\(file): invalid tensor: \(reason)"

@@ -10,10 +10,13 @@ final class MappedFile: @unchecked Sendable {
     private let base: UnsafeMutableRawPointer?
     /// The file's size when it was mapped.
     let count: Int
+    /// Whether `base` is a heap copy (``init(copying:)``) rather than a mapping.
+    private let isCopy: Bool
 
     init(path: String) throws {
         let size = try InputFile.requireReadableRegularFile(path)
         count = size
+        isCopy = false
         guard size > 0 else {
             base = nil
             return
@@ -27,8 +30,22 @@ final class MappedFile: @unchecked Sendable {
         base = pointer
     }
 
+    /// Bytes held in memory, read as a file would be (for readers of in-memory input).
+    init(copying bytes: [UInt8]) {
+        count = bytes.count
+        isCopy = true
+        guard !bytes.isEmpty else {
+            base = nil
+            return
+        }
+        let copy = UnsafeMutableRawPointer.allocate(byteCount: bytes.count, alignment: 64)
+        bytes.withUnsafeBytes { copy.copyMemory(from: $0.baseAddress!, byteCount: bytes.count) }
+        base = copy
+    }
+
     deinit {
-        if let base { munmap(base, count) }
+        guard let base else { return }
+        if isCopy { base.deallocate() } else { munmap(base, count) }
     }
 
     /// The whole file.

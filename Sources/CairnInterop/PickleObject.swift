@@ -27,37 +27,113 @@ final class PickleList {
 
 /// A Python dict or OrderedDict; `attributes` holds what `BUILD` set on it
 /// (the state_dict's `_metadata`).
+extension PickleObject {
+    /// Whether this is Python's `None`.
+    var isNone: Bool {
+        if case .none = self { return true }
+        return false
+    }
+}
+
 final class PickleDict {
     var entries: [(key: PickleObject, value: PickleObject)] = []
     var attributes: [(key: PickleObject, value: PickleObject)] = []
 }
 
-/// A storage `<root>/data/<key>`: raw little-endian elements, lent in place from the mapped
-/// archive. A tensor viewing the whole storage lends through this object, so every such view
+/// A storage `<root>/data/<key>` (or a legacy file's storage record): raw little-endian
+/// elements, lent in place from the mapped file, or inflated on each use when the zip member is
+/// compressed. A tensor viewing the whole storage lends through this object, so every such view
 /// shares one identity (and export writes the storage once).
 final class PickleStorage: CheckpointTensorStorage, @unchecked Sendable {
-    let dtype: CheckpointDType
-    let key: String
-    /// The whole storage in the mapped archive.
-    private let whole: MappedTensorBytes
-
-    init(dtype: CheckpointDType, key: String, mapping: MappedFile, range: Range<Int>) {
-        self.dtype = dtype
-        self.key = key
-        whole = MappedTensorBytes(mapping: mapping, range: range)
+    /// Where the bytes are.
+    enum Backing {
+        case mapped(MappedTensorBytes)
+        /// A deflated zip member, inflated whenever the bytes are lent.
+        case deflated(DeflatedMember)
+        /// Not yet known: a legacy file stores its storages after the pickle that names them.
+        case unplaced
     }
 
-    var byteCount: Int { whole.range.count }
+    let dtype: CheckpointDType
+    let key: String
+    let file: String
+    /// From the persistent id's element count, checked against the backing when it is set.
+    let byteCount: Int
+    private(set) var backing: Backing
+
+    init(dtype: CheckpointDType, key: String, file: String, byteCount: Int, backing: Backing) {
+        self.dtype = dtype
+        self.key = key
+        self.file = file
+        self.byteCount = byteCount
+        self.backing = backing
+    }
+
     var elementCount: Int { byteCount / dtype.byteWidth }
 
+    /// Sets where a legacy file holds the bytes, once its storage records are found.
+    func place(_ bytes: MappedTensorBytes) {
+        backing = .mapped(bytes)
+    }
+
     func withUnsafeBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) throws -> R {
-        try whole.withUnsafeBytes(body)
+        switch backing {
+        case let .mapped(bytes): return try bytes.withUnsafeBytes(body)
+        case let .deflated(member): return try member.inflated().withUnsafeBytes(body)
+        case .unplaced: throw InteropError.invalidTensor(file: file, reason: "storage '\(key)' has no data record")
+        }
     }
 
     /// A tensor of `shape` over the storage's bytes `bytes` (relative to its start), in place.
     func tensor(shape: [Int], bytes: Range<Int>) -> CheckpointTensor {
         if bytes == 0..<byteCount { return CheckpointTensor(dtype: dtype, shape: shape, storage: .external(self)) }
-        return CheckpointTensor(dtype: dtype, shape: shape, storage: .external(whole.subrange(bytes)))
+        return CheckpointTensor(dtype: dtype, shape: shape, storage: .external(PickleStorageSlice(storage: self, bytes: bytes)))
+    }
+}
+
+/// Part of a storage, lent through it (so it works whatever backs the storage).
+struct PickleStorageSlice: CheckpointTensorStorage {
+    let storage: PickleStorage
+    let bytes: Range<Int>
+
+    func withUnsafeBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) throws -> R {
+        try storage.withUnsafeBytes { try body(UnsafeRawBufferPointer(rebasing: $0[bytes])) }
+    }
+}
+
+/// A strided view of a storage, gathered into contiguous bytes each time they are lent; its
+/// bounds were checked against the storage when the view was made.
+struct StridedStorageView: CheckpointTensorStorage {
+    let storage: PickleStorage
+    let offset: Int
+    let shape: [Int]
+    let strides: [Int]
+
+    func withUnsafeBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) throws -> R {
+        let width = storage.dtype.byteWidth
+        let count = shape.reduce(1, *)
+        var output = [UInt8](repeating: 0, count: count * width)
+        try storage.withUnsafeBytes { raw in
+            try output.withUnsafeMutableBytes { destination in
+                guard let source = raw.baseAddress, let target = destination.baseAddress, raw.count == storage.byteCount else {
+                    throw InteropError.invalidTensor(file: storage.file, reason: "storage '\(storage.key)' lent \(raw.count) bytes, not \(storage.byteCount)")
+                }
+                var index = [Int](repeating: 0, count: shape.count)
+                for position in 0..<count {
+                    var element = offset
+                    for axis in shape.indices { element += index[axis] * strides[axis] }
+                    target.advanced(by: position * width).copyMemory(from: source.advanced(by: element * width), byteCount: width)
+                    var axis = shape.count - 1
+                    while axis >= 0 {
+                        index[axis] += 1
+                        if index[axis] < shape[axis] { break }
+                        index[axis] = 0
+                        axis -= 1
+                    }
+                }
+            }
+        }
+        return try output.withUnsafeBytes(body)
     }
 }
 

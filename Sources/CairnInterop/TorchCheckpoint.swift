@@ -13,20 +13,34 @@ public enum TorchCheckpoint {
     public static let maximumDepth = 512
     /// Most tree nodes one file may expand to (shared objects count once per reference).
     public static let maximumNodes = 20_000_000
+    /// The first bytes of a file in torch's legacy format (before 1.6), which ``read(_:verifyingCRC:)`` also reads.
+    public static var legacyMagic: [UInt8] { TorchLegacyFormat.magic }
     /// Most bytes a tensor view may expand to beyond its storage's own size
     /// (views with zero or overlapping strides, e.g. from `expand`).
     public static let maximumViewExpansionBytes = 256 << 20
 
-    /// The content of the torch zip checkpoint at `url` as a tree: dicts with
-    /// string or int keys, lists (tuples too), scalars and contiguous tensors.
+    /// The content of the torch checkpoint at `url` (a zip archive, or the legacy format before
+    /// torch 1.6) as a tree: dicts with string or int keys, lists (tuples too), scalars and tensors.
     ///
-    /// The archive is mapped and each storage lends its bytes in place. With `verifyingCRC` (the
-    /// default) every member's bytes are read once to check the zip's CRC-32; without it only
-    /// the zip directory and `data.pkl` are read until a tensor's bytes are asked for.
+    /// The file is mapped and each storage lends its bytes in place; a deflated zip member is
+    /// inflated each time its bytes are used. With `verifyingCRC` (the default) every zip member's
+    /// bytes are read once to check the zip's CRC-32; without it only the zip directory and
+    /// `data.pkl` are read until a tensor's bytes are asked for. The legacy format has no checksums.
     public static func read(_ url: URL, verifyingCRC: Bool = true) throws -> CheckpointValue {
-        let archive = try TorchArchiveReader(url: url, verifyingCRC: verifyingCRC)
+        try read(try MappedFile(path: url.path), file: url.path, verifyingCRC: verifyingCRC)
+    }
+
+    /// A whole torch file held in memory, read as ``read(_:verifyingCRC:)`` reads one on disk;
+    /// `file` names it in errors.
+    public static func read(contents: [UInt8], file: String, verifyingCRC: Bool = true) throws -> CheckpointValue {
+        try read(MappedFile(copying: contents), file: file, verifyingCRC: verifyingCRC)
+    }
+
+    static func read(_ mapping: MappedFile, file: String, verifyingCRC: Bool) throws -> CheckpointValue {
+        if TorchLegacyFormat.matches(mapping.bytes) { return try TorchLegacyFormat.read(mapping, file: file) }
+        let archive = try TorchArchiveReader(mapping: mapping, file: file, verifyingCRC: verifyingCRC)
         let pickle = try archive.member("data.pkl")
-        return try unpickle(pickle, file: url.path) { pid in try archive.storage(persistentID: pid) }
+        return try unpickle(pickle, file: file) { pid in try archive.storage(persistentID: pid) }
     }
 
     /// The member paths of a zip archive held in memory, in directory order, from its central
@@ -46,7 +60,15 @@ public enum TorchCheckpoint {
     static func unpickle(_ bytes: [UInt8], file: String,
                          persistentLoad: @escaping (PickleObject) throws -> PickleObject = { _ in
                              throw InteropError.invalidTensor(file: "", reason: "no storages available") }) throws -> CheckpointValue {
-        var unpickler = Unpickler(bytes: bytes, file: file, persistentLoad: persistentLoad)
+        try bytes.withUnsafeBytes { raw in
+            var unpickler = Unpickler(bytes: raw, file: file, persistentLoad: persistentLoad)
+            return try convert(&unpickler, file: file)
+        }
+    }
+
+    /// Loads the pickle `unpickler` is set on and converts the result, cutting the pickle's
+    /// container links afterwards (a cyclic pickle would otherwise leak).
+    static func convert(_ unpickler: inout Unpickler, file: String) throws -> CheckpointValue {
         defer { unpickler.containers.breakLinks() }
         let object = try unpickler.load()
         var converter = TreeConverter(file: file)
@@ -104,8 +126,9 @@ struct TreeConverter {
 }
 
 /// The zip side of a torch checkpoint, read in place: the archive is mapped and its central
-/// directory parsed (``ZipDirectory``); refuses member paths that leave the root folder and
-/// compressed members; storages lend their bytes from the mapping.
+/// directory parsed (``ZipDirectory``); refuses member paths that leave the root folder.
+/// Stored storages lend their bytes from the mapping; deflated ones (torch stores every member,
+/// but an archive re-zipped by another tool may not) are inflated one at a time when used.
 final class TorchArchiveReader {
     let file: String
     let mapping: MappedFile
@@ -116,10 +139,10 @@ final class TorchArchiveReader {
     /// Whether each member's CRC-32 is checked when it is first used.
     let verifyingCRC: Bool
 
-    init(url: URL, verifyingCRC: Bool = true) throws {
-        file = url.path
+    init(mapping: MappedFile, file: String, verifyingCRC: Bool = true) throws {
+        self.file = file
         self.verifyingCRC = verifyingCRC
-        mapping = try MappedFile(path: file)
+        self.mapping = mapping
         let directory = try ZipDirectory(mapping.bytes, file: file)
         var roots: [String] = []
         for (path, member) in directory.members {
@@ -138,51 +161,84 @@ final class TorchArchiveReader {
         self.root = root
     }
 
-    /// Where `<root>/<name>`'s bytes lie in the file; a compressed member is refused.
-    func memberRange(_ name: String) throws -> Range<Int> {
-        let path = "\(root)/\(name)"
-        guard let member = entries[path] else { throw InteropError.malformedArchive(file: file, reason: "missing member \(path)") }
-        guard member.method == 0 else {
-            throw InteropError.malformedArchive(file: file, reason: "member \(path) is compressed; torch stores every member uncompressed")
-        }
-        guard UInt64(member.data.count) == member.uncompressedSize else {
-            throw InteropError.malformedArchive(file: file, reason: "member \(path) is stored with \(member.data.count) bytes but claims \(member.uncompressedSize)")
-        }
-        if verifyingCRC {
-            let bytes = UnsafeRawBufferPointer(rebasing: mapping.bytes[member.data])
-            let actual = bytes.baseAddress.map {
-                Data(bytesNoCopy: UnsafeMutableRawPointer(mutating: $0), count: bytes.count, deallocator: .none).crc32(checksum: 0)
-            } ?? 0
-            guard actual == member.crc32 else {
-                throw InteropError.malformedArchive(file: file, reason: "member \(path) fails its CRC-32 check (damaged)")
-            }
-        }
-        return member.data
+    convenience init(url: URL, verifyingCRC: Bool = true) throws {
+        try self.init(mapping: try MappedFile(path: url.path), file: url.path, verifyingCRC: verifyingCRC)
     }
 
-    /// The bytes of `<root>/<name>`, copied (for `data.pkl` and other small members).
+    /// Where `<root>/<name>`'s bytes are: a range of the mapping, or a deflated member.
+    func locate(_ name: String) throws -> PickleStorage.Backing {
+        let path = "\(root)/\(name)"
+        guard let member = entries[path] else { throw InteropError.malformedArchive(file: file, reason: "missing member \(path)") }
+        guard member.uncompressedSize <= UInt64(Int.max) else {
+            throw InteropError.malformedArchive(file: file, reason: "member \(path) claims \(member.uncompressedSize) bytes")
+        }
+        switch member.method {
+        case 0:
+            guard UInt64(member.data.count) == member.uncompressedSize else {
+                throw InteropError.malformedArchive(file: file, reason: "member \(path) is stored with \(member.data.count) bytes but claims \(member.uncompressedSize)")
+            }
+            if verifyingCRC {
+                let bytes = UnsafeRawBufferPointer(rebasing: mapping.bytes[member.data])
+                guard ZipCRC32.of(bytes) == member.crc32 else {
+                    throw InteropError.malformedArchive(file: file, reason: "member \(path) fails its CRC-32 check (damaged)")
+                }
+            }
+            return .mapped(MappedTensorBytes(mapping: mapping, range: member.data))
+        case 8:
+            let deflated = DeflatedMember(mapping: mapping, compressed: member.data, size: Int(member.uncompressedSize),
+                                          crc32: member.crc32, file: file, path: path)
+            // Inflating checks the CRC-32 anyway; with verifyingCRC it happens now, once.
+            if verifyingCRC { _ = try deflated.inflated() }
+            return .deflated(deflated)
+        default:
+            throw InteropError.malformedArchive(file: file, reason: "member \(path) uses compression method \(member.method); only stored (0) and deflated (8) are read")
+        }
+    }
+
+    /// The bytes of `<root>/<name>`, copied or inflated (for `data.pkl` and other small members).
     func member(_ name: String) throws -> [UInt8] {
-        Array(mapping.bytes[try memberRange(name)])
+        switch try locate(name) {
+        case let .mapped(bytes): return try bytes.withUnsafeBytes { Array($0) }
+        case let .deflated(member): return try member.inflated()
+        case .unplaced: return []
+        }
+    }
+
+    /// The size of `<root>/<name>` once inflated.
+    func memberSize(_ name: String) -> Int? {
+        entries["\(root)/\(name)"].map { Int(clamping: $0.uncompressedSize) }
     }
 
     /// Resolves `('storage', <storage type>, key, location, numel)`.
     func storage(persistentID pid: PickleObject) throws -> PickleObject {
-        guard case let .tuple(items) = pid, items.count >= 5, case .string("storage") = items[0],
-              case let .global(.typedStorage(dtype)) = items[1], case let .string(key) = items[2],
-              case let .int(numel) = items[4] else {
-            throw InteropError.invalidTensor(file: file, reason: "persistent id is not ('storage', <typed storage>, key, location, numel)")
-        }
+        let (dtype, key, numel) = try TorchStorageID.parse(pid, file: file)
         if let cached = storages[key] {
             guard cached.dtype == dtype else { throw InteropError.invalidTensor(file: file, reason: "storage '\(key)' used with two dtypes") }
             return .storage(cached)
         }
-        let range = try memberRange("data/\(key)")
-        let (expected, overflow) = Int(clamping: numel).multipliedReportingOverflow(by: dtype.byteWidth)
-        guard numel >= 0, !overflow, expected == range.count else {
-            throw InteropError.invalidTensor(file: file, reason: "storage '\(key)' has \(range.count) bytes, but \(numel) \(dtype.torchStorageName) elements need \(numel) × \(dtype.byteWidth)")
+        let backing = try locate("data/\(key)")
+        let size = memberSize("data/\(key)") ?? 0
+        let (expected, overflow) = numel.multipliedReportingOverflow(by: dtype.byteWidth)
+        guard !overflow, expected == size else {
+            throw InteropError.invalidTensor(file: file, reason: "storage '\(key)' has \(size) bytes, but \(numel) \(dtype.torchStorageName) elements need \(numel) × \(dtype.byteWidth)")
         }
-        let storage = PickleStorage(dtype: dtype, key: key, mapping: mapping, range: range)
+        let storage = PickleStorage(dtype: dtype, key: key, file: file, byteCount: expected, backing: backing)
         storages[key] = storage
         return .storage(storage)
+    }
+}
+
+/// The persistent id torch pickles for a storage: `('storage', <storage type>, key, location, numel[, view])`.
+enum TorchStorageID {
+    static func parse(_ pid: PickleObject, file: String) throws -> (dtype: CheckpointDType, key: String, numel: Int) {
+        guard case let .tuple(items) = pid, items.count >= 5, case .string("storage") = items[0],
+              case let .global(.typedStorage(dtype)) = items[1], case let .string(key) = items[2],
+              case let .int(numel64) = items[4], numel64 >= 0, let numel = Int(exactly: numel64) else {
+            throw InteropError.invalidTensor(file: file, reason: "persistent id is not ('storage', <typed storage>, key, location, numel)")
+        }
+        if items.count > 5, !items[5].isNone {
+            throw InteropError.invalidTensor(file: file, reason: "storage '\(key)' is a view of another storage (torch < 0.4); not read")
+        }
+        return (dtype, key, numel)
     }
 }

@@ -111,23 +111,9 @@ extension Unpickler {
             // In place; a view of the whole storage shares its identity, so export writes one storage for all its views.
             return storage.tensor(shape: shape, bytes: start..<(start + count * width))
         }
-        // A strided view is gathered into its own bytes (bounded by the expansion budget above).
-        var output = [UInt8]()
-        output.reserveCapacity(count * width)
-        var index = [Int](repeating: 0, count: shape.count)
-        for _ in 0..<count {
-            var element = offset
-            for axis in shape.indices { element += index[axis] * strides[axis] }
-            try storage.withUnsafeBytes { raw in output += raw[(element * width)..<((element + 1) * width)] }
-            var axis = shape.count - 1
-            while axis >= 0 {
-                index[axis] += 1
-                if index[axis] < shape[axis] { break }
-                index[axis] = 0
-                axis -= 1
-            }
-        }
-        return CheckpointTensor(dtype: storage.dtype, shape: shape, bytes: output)
+        // A strided view is gathered when its bytes are asked for (bounded by the expansion budget above).
+        return CheckpointTensor(dtype: storage.dtype, shape: shape,
+                                storage: .external(StridedStorageView(storage: storage, offset: offset, shape: shape, strides: strides)))
     }
 
     func integers(_ object: PickleObject) -> [Int]? {

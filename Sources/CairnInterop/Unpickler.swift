@@ -7,7 +7,8 @@ struct Unpickler {
     /// Caps that keep hostile input from exhausting memory.
     static let maximumStackDepth = 1 << 20
 
-    let bytes: [UInt8]
+    /// The pickle's bytes (borrowed: the unpickler lives only while its caller lends them).
+    let bytes: UnsafeRawBufferPointer
     let file: String
     /// Resolves a persistent id (`BINPERSID`) into a storage.
     let persistentLoad: (PickleObject) throws -> PickleObject
@@ -19,19 +20,27 @@ struct Unpickler {
     /// Every list and dict made, so their links can be cut after conversion.
     let containers = PickleContainers()
 
-    init(bytes: [UInt8], file: String, persistentLoad: @escaping (PickleObject) throws -> PickleObject) {
+    /// Reads from `start` in `bytes`; error offsets count from `bytes`' start plus `offsetBase`
+    /// (where `bytes` lies in its file).
+    init(bytes: UnsafeRawBufferPointer, start: Int = 0, offsetBase: Int = 0, file: String,
+         persistentLoad: @escaping (PickleObject) throws -> PickleObject) {
         self.bytes = bytes
         self.file = file
+        self.offsetBase = offsetBase
         self.persistentLoad = persistentLoad
+        position = start
     }
 
+    /// Added to positions in errors.
+    let offsetBase: Int
+
     func fail(_ reason: String) -> InteropError {
-        .malformedPickle(file: file, offset: opcodeStart, reason: reason)
+        .malformedPickle(file: file, offset: offsetBase + opcodeStart, reason: reason)
     }
 
     // MARK: Reading raw fields
 
-    mutating func take(_ count: Int) throws -> ArraySlice<UInt8> {
+    mutating func take(_ count: Int) throws -> Slice<UnsafeRawBufferPointer> {
         guard count >= 0, count <= bytes.count - position else {
             throw fail("needs \(count) bytes but only \(bytes.count - position) remain")
         }

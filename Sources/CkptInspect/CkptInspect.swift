@@ -103,7 +103,7 @@ func openCheckpoint(_ path: String, verifyChecksums: Bool = true) throws -> Chec
     }
     switch try CheckpointFileFormat(of: url) {
     case .cairn: return try Checkpoint.open(url, options: options)
-    case .torchZip: return try ForeignCheckpoint.open(TorchCheckpoint.read(url), convertedFrom: url, options: options)
+    case .torchZip, .torchLegacy: return try ForeignCheckpoint.open(TorchCheckpoint.read(url), convertedFrom: url, options: options)
     case .safetensors:
         let tree: CheckpointValue = .dictionary(["state_dict": try SafetensorsFile.read(url)])
         return try ForeignCheckpoint.open(tree, convertedFrom: url, options: options)

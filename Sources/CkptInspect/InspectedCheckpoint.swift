@@ -41,6 +41,8 @@ func openForReading(_ path: String) throws -> any InspectedCheckpoint {
                                      producer: "safetensors")
     case .torchZip:
         return try InPlaceCheckpoint(file: path, tree: try TorchCheckpoint.read(url, verifyingCRC: false), producer: "torch zip")
+    case .torchLegacy:
+        return try InPlaceCheckpoint(file: path, tree: try TorchCheckpoint.read(url), producer: "torch legacy (before 1.6)")
     case .cairn:
         // The format is known already: no second sniffing of the file through openCheckpoint.
         return StoredCheckpoint(reader: try Checkpoint.open(url))

@@ -1,10 +1,12 @@
 // Feeds arbitrary bytes to the restricted unpickler, the safetensors parser, the zip
-// central-directory reader and the sharded-checkpoint index parser.
+// central-directory reader, whole torch files (zip with stored or deflated members, and the
+// legacy format) with every tensor's bytes touched, and the sharded-checkpoint index parser.
 //
 // Fuzzing (libFuzzer, coverage-guided): see tools/README.md, or run
 //   tools/fuzz-interop.sh [seconds]
 // A normal build makes a replayer instead: `InteropFuzzer FILE…` runs each file
 // through both parsers, for reproducing a crash the fuzzer found.
+import CairnCheckpoint
 import CairnInterop
 import Foundation
 
@@ -14,7 +16,18 @@ func exercise(_ bytes: [UInt8]) {
     _ = try? TorchCheckpoint.readPickle(bytes, file: "fuzz.pkl")
     _ = try? SafetensorsFile.parse(bytes, file: "fuzz.safetensors")
     _ = try? TorchCheckpoint.zipMemberPaths(bytes, file: "fuzz.pt")
+    if let tree = try? TorchCheckpoint.read(contents: bytes, file: "fuzz.pt", verifyingCRC: false) { touchTensors(tree) }
     _ = try? ShardedCheckpoint.shards(inIndex: Data(bytes), file: "fuzz.index.json")
+}
+
+/// Reads every tensor's bytes: storages are lent lazily, so damage shows only when touched.
+func touchTensors(_ value: CheckpointValue) {
+    switch value {
+    case let .tensor(tensor): _ = try? tensor.withUnsafeBytes { $0.reduce(0, &+) }
+    case let .dictionary(entries): for child in entries.values { touchTensors(child) }
+    case let .list(items): for child in items { touchTensors(child) }
+    default: break
+    }
 }
 
 #if CAIRN_FUZZ

@@ -5,6 +5,8 @@
   roundtrip.py summarize-torch FILE         -> torch.load(weights_only=True), summarized as JSON
   roundtrip.py write-torch FILE             -> torch.save of a small nested checkpoint
   roundtrip.py torch-storages FILE          -> {"/path/of/tensor": storage number}: equal numbers share memory
+  roundtrip.py write-torch-legacy FILE      -> the write-torch checkpoint in the format before torch 1.6
+  roundtrip.py write-torch-deflated FILE    -> the write-torch checkpoint, every zip member deflated
 """
 import json
 import math
@@ -52,6 +54,16 @@ def storage_numbers(value, path="", numbers=None, found=None):
     return found
 
 
+def small_checkpoint():
+    """A small nested checkpoint: views of one storage, a strided view, bf16, scalars."""
+    import collections
+    import torch
+    weight = torch.arange(6, dtype=torch.float32).reshape(2, 3)
+    state = collections.OrderedDict([("w", weight), ("w_t", weight.t()), ("row", weight[1])])
+    return {"epoch": 2, "state_dict": state, "optimizer_states": [{"state": {0: {"step": torch.tensor(3.0)}}}],
+            "bf16": torch.tensor([1.0, -2.0], dtype=torch.bfloat16), "flag": True, "name": "torch"}
+
+
 def main():
     command, path = sys.argv[1], sys.argv[2]
     if command == "summarize-safetensors":
@@ -75,13 +87,19 @@ def main():
     elif command == "summarize-torch":
         import torch
         print(json.dumps(summarize_tree(torch.load(path, weights_only=True))))
-    elif command == "write-torch":
-        import collections
+    elif command in ("write-torch", "write-torch-legacy"):
         import torch
-        weight = torch.arange(6, dtype=torch.float32).reshape(2, 3)
-        state = collections.OrderedDict([("w", weight), ("w_t", weight.t()), ("row", weight[1])])
-        torch.save({"epoch": 2, "state_dict": state, "optimizer_states": [{"state": {0: {"step": torch.tensor(3.0)}}}],
-                    "bf16": torch.tensor([1.0, -2.0], dtype=torch.bfloat16), "flag": True, "name": "torch"}, path)
+        torch.save(small_checkpoint(), path, _use_new_zipfile_serialization=command == "write-torch")
+    elif command == "write-torch-deflated":
+        import io
+        import torch
+        import zipfile
+        buffer = io.BytesIO()
+        torch.save(small_checkpoint(), buffer)
+        with zipfile.ZipFile(io.BytesIO(buffer.getvalue())) as source, \
+                zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as target:
+            for info in source.infolist():
+                target.writestr(info.filename, source.read(info.filename))
     elif command == "torch-storages":
         import torch
         print(json.dumps(storage_numbers(torch.load(path, weights_only=True))))
