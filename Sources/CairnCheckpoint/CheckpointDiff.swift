@@ -31,8 +31,9 @@ public struct CheckpointDiff: Sendable {
         self.tolerance = tolerance
     }
 
-    /// Every difference from `old` to `new`, in tree order.
-    public func differences(from old: CheckpointReader, to new: CheckpointReader) throws -> [CheckpointDifference] {
+    /// Every difference from `old` to `new`, in tree order: two Cairn files, two foreign files
+    /// read in place, or one of each.
+    public func differences(from old: any DiffableCheckpoint, to new: any DiffableCheckpoint) throws -> [CheckpointDifference] {
         var found: [CheckpointDifference] = []
         try walk(old.tree(), new.tree(), at: .root, old: old, new: new, into: &found)
         return found
@@ -81,7 +82,7 @@ public struct CheckpointDiff: Sendable {
     }
 
     private func walk(_ a: CheckpointValue, _ b: CheckpointValue, at path: JSONPointer,
-                      old: CheckpointReader, new: CheckpointReader, into found: inout [CheckpointDifference]) throws {
+                      old: any DiffableCheckpoint, new: any DiffableCheckpoint, into found: inout [CheckpointDifference]) throws {
         guard isRelevant(path) else { return }
         func report(_ change: CheckpointDifference.Change) {
             if isSelected(path) { found.append(CheckpointDifference(path: path, change: change)) }
@@ -114,15 +115,15 @@ public struct CheckpointDiff: Sendable {
                     try walk(left[index], right[index], at: child, old: old, new: new, into: &found)
                 }
             }
-        case (.tensor, .tensor):
-            let oldInfo = try old.tensorInfo(at: path)
-            let newInfo = try new.tensorInfo(at: path)
-            if oldInfo.dtype != newInfo.dtype {
-                report(.dtypeChanged(old: oldInfo.dtype, new: newInfo.dtype))
-            } else if oldInfo.shape != newInfo.shape {
-                report(.shapeChanged(old: oldInfo.shape, new: newInfo.shape))
-            } else if oldInfo.sha256 != newInfo.sha256, isSelected(path) {
-                let comparison = try TensorComparison.of(old: oldInfo, in: old, new: newInfo, in: new, tolerance: tolerance)
+        case let (.tensor(oldLeaf), .tensor(newLeaf)):
+            let oldTensor = try old.comparedTensor(at: path, leaf: oldLeaf)
+            let newTensor = try new.comparedTensor(at: path, leaf: newLeaf)
+            if oldTensor.dtype != newTensor.dtype {
+                report(.dtypeChanged(old: oldTensor.dtype, new: newTensor.dtype))
+            } else if oldTensor.shape != newTensor.shape {
+                report(.shapeChanged(old: oldTensor.shape, new: newTensor.shape))
+            } else if oldTensor.sha256 == nil || oldTensor.sha256 != newTensor.sha256, isSelected(path) {
+                let comparison = try TensorComparison.of(oldTensor, newTensor, tolerance: tolerance)
                 if comparison.differingCount > 0 { report(.tensorChanged(comparison)) }
             }
         default:
@@ -145,5 +146,80 @@ public struct CheckpointDiff: Sendable {
         case let (.bytes(x), .bytes(y)): return x == y
         default: return false
         }
+    }
+}
+
+/// One side of a diff: a checkpoint's tree, and how each of its tensors is read.
+public protocol DiffableCheckpoint {
+    /// The file named in errors.
+    var file: String { get }
+    func tree() throws -> CheckpointValue
+    /// How the tensor at `path` (the leaf `leaf` of ``tree()``) is read for comparison.
+    func comparedTensor(at path: JSONPointer, leaf: CheckpointTensor) throws -> ComparedTensor
+}
+
+/// A tensor as a diff reads it: from a Cairn file (chunk by chunk, hashes checked), or lent in place.
+public enum ComparedTensor {
+    case stored(CheckpointTensorInfo, in: CheckpointReader)
+    /// Bytes lent by the tensor itself (mapped from a foreign file, or in memory).
+    case lent(CheckpointTensor, file: String, path: JSONPointer)
+
+    public var dtype: CheckpointDType {
+        switch self {
+        case let .stored(info, _): return info.dtype
+        case let .lent(tensor, _, _): return tensor.dtype
+        }
+    }
+
+    public var shape: [Int] {
+        switch self {
+        case let .stored(info, _): return info.shape
+        case let .lent(tensor, _, _): return tensor.shape
+        }
+    }
+
+    /// The stored SHA-256; nil where none is stored.
+    public var sha256: String? {
+        if case let .stored(info, _) = self { return info.sha256 }
+        return nil
+    }
+
+    /// Runs `body` with a source of this tensor's elements, valid only inside it.
+    func withElements<R>(_ body: (any TensorElementSource) throws -> R) throws -> R {
+        switch self {
+        case let .stored(info, reader): return try body(TensorElementStream(reader: reader, info: info))
+        case let .lent(tensor, _, _):
+            return try tensor.withUnsafeBytes { raw in try body(LentElementCursor(raw: raw, dtype: tensor.dtype)) }
+        }
+    }
+
+    var file: String {
+        switch self {
+        case let .stored(_, reader): return reader.file
+        case let .lent(_, file, _): return file
+        }
+    }
+}
+
+extension CheckpointReader: DiffableCheckpoint {
+    public func comparedTensor(at path: JSONPointer, leaf: CheckpointTensor) throws -> ComparedTensor {
+        .stored(try tensorInfo(at: path), in: self)
+    }
+}
+
+/// A tree whose tensors lend their own bytes (a foreign file read in place, or a tree in memory) as a diff side.
+public struct LentCheckpoint: DiffableCheckpoint {
+    public let file: String
+    public let root: CheckpointValue
+
+    public init(file: String, tree: CheckpointValue) {
+        self.file = file
+        root = tree
+    }
+
+    public func tree() throws -> CheckpointValue { root }
+
+    public func comparedTensor(at path: JSONPointer, leaf: CheckpointTensor) throws -> ComparedTensor {
+        .lent(leaf, file: file, path: path)
     }
 }

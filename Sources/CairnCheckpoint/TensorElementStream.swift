@@ -1,9 +1,36 @@
 import Crypto
 
+/// Anything that hands out a tensor's elements as `Double`s, a block at a time.
+public protocol TensorElementSource: AnyObject {
+    /// Up to `limit` further elements; empty once the tensor is exhausted.
+    func next(limit: Int) throws -> [Double]
+}
+
+/// Elements decoded from bytes lent in place (valid only while the lender's closure runs).
+final class LentElementCursor: TensorElementSource {
+    private let raw: UnsafeRawBufferPointer
+    private let dtype: CheckpointDType
+    private var offset = 0
+
+    init(raw: UnsafeRawBufferPointer, dtype: CheckpointDType) {
+        self.raw = raw
+        self.dtype = dtype
+    }
+
+    func next(limit: Int) throws -> [Double] {
+        let width = dtype.byteWidth
+        let count = min(limit, (raw.count - offset) / width)
+        guard count > 0 else { return [] }
+        let start = offset
+        offset += count * width
+        return (0..<count).map { TensorElementDecoding.element(raw, at: start + $0 * width, dtype: dtype) }
+    }
+}
+
 /// Reads a stored tensor's elements as `Double`s in blocks, one chunk in
 /// memory at a time, whatever its dtype (F16 and BF16 included), and checks
 /// the tensor's SHA-256 once its last chunk is read.
-public final class TensorElementStream {
+public final class TensorElementStream: TensorElementSource {
     public let info: CheckpointTensorInfo
     private let reader: CheckpointReader
     private var nextChunk = 0

@@ -144,15 +144,20 @@ public struct TensorComparison: Sendable, Equatable {
         if old.dtype == new.dtype, haveAlignedChunks(old, new) {
             return try chunkwise(old: old, in: oldReader, new: new, in: newReader, tolerance: tolerance)
         }
-        let oldStream = TensorElementStream(reader: oldReader, info: old)
-        let newStream = TensorElementStream(reader: newReader, info: new)
+        return try blockwise(TensorElementStream(reader: oldReader, info: old), TensorElementStream(reader: newReader, info: new),
+                             newFile: newReader.file, path: new.path.description, tolerance: tolerance)
+    }
+
+    /// Streams both sources side by side, 64 Ki elements at a time.
+    static func blockwise(_ old: any TensorElementSource, _ new: any TensorElementSource,
+                          newFile: String, path: String, tolerance: TensorTolerance) throws -> TensorComparison {
         var comparison = TensorComparison()
         while true {
-            let oldBlock = try oldStream.next(limit: 1 << 16)
+            let oldBlock = try old.next(limit: 1 << 16)
             if oldBlock.isEmpty { return comparison }
-            let newBlock = try newStream.next(limit: oldBlock.count)
+            let newBlock = try new.next(limit: oldBlock.count)
             guard newBlock.count == oldBlock.count else {
-                throw CheckpointError.corrupt(file: newReader.file, path: new.path.description, reason: "tensor ended early")
+                throw CheckpointError.corrupt(file: newFile, path: path, reason: "tensor ended early")
             }
             comparison.add(old: oldBlock, new: newBlock, tolerance: tolerance)
         }
@@ -160,6 +165,24 @@ public struct TensorComparison: Sendable, Equatable {
 }
 
 extension TensorComparison {
+    /// Compares two tensors of equal shape from any sources: two stored tensors as
+    /// ``of(old:in:new:in:tolerance:)`` does, otherwise both streamed block by block.
+    public static func of(_ old: ComparedTensor, _ new: ComparedTensor, tolerance: TensorTolerance) throws -> TensorComparison {
+        if case let .stored(oldInfo, oldReader) = old, case let .stored(newInfo, newReader) = new {
+            return try of(old: oldInfo, in: oldReader, new: newInfo, in: newReader, tolerance: tolerance)
+        }
+        let path: String
+        switch new {
+        case let .stored(info, _): path = info.path.description
+        case let .lent(_, _, pointer): path = pointer.description
+        }
+        return try old.withElements { oldElements in
+            try new.withElements { newElements in
+                try blockwise(oldElements, newElements, newFile: new.file, path: path, tolerance: tolerance)
+            }
+        }
+    }
+
     /// Same chunk sizes on both sides, each a whole number of elements.
     static func haveAlignedChunks(_ old: CheckpointTensorInfo, _ new: CheckpointTensorInfo) -> Bool {
         let width = old.dtype.byteWidth

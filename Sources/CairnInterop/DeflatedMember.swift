@@ -46,7 +46,12 @@ struct DeflatedMember {
 /// The zip CRC-32 of bytes in place.
 enum ZipCRC32 {
     static func of(_ bytes: UnsafeRawBufferPointer) -> UInt32 {
-        guard let base = bytes.baseAddress else { return 0 }
-        return Data(bytesNoCopy: UnsafeMutableRawPointer(mutating: base), count: bytes.count, deallocator: .none).crc32(checksum: 0)
+        update(0, bytes)
+    }
+
+    /// `checksum` carried on over `bytes`.
+    static func update(_ checksum: UInt32, _ bytes: UnsafeRawBufferPointer) -> UInt32 {
+        guard let base = bytes.baseAddress else { return checksum }
+        return Data(bytesNoCopy: UnsafeMutableRawPointer(mutating: base), count: bytes.count, deallocator: .none).crc32(checksum: checksum)
     }
 }

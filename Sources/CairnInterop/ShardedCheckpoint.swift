@@ -19,6 +19,17 @@ public enum ShardedCheckpoint {
         return indexNames.map { url.appendingPathComponent($0) }.first { FileManager.default.fileExists(atPath: $0.path) }
     }
 
+    /// The shard files the index at `url` lists, in name order (checked as ``read(index:)`` checks them).
+    public static func shardFiles(index url: URL) throws -> [URL] {
+        let file = url.path
+        let size = try InputFile.requireReadableRegularFile(file)
+        guard size <= maximumIndexSize else {
+            throw InteropError.limitExceeded(file: file, reason: "index is \(size) bytes, over \(maximumIndexSize)")
+        }
+        let folder = url.deletingLastPathComponent()
+        return try shards(inIndex: try Data(contentsOf: url), file: file).keys.sorted().map { folder.appendingPathComponent($0) }
+    }
+
     /// Every tensor of every shard, by name: shards in name order, each shard's tensors in its
     /// own order. Refuses an index that is not JSON or has no `weight_map` of names to plain
     /// file names, a missing shard, a tensor the index names but its shard lacks, a tensor a

@@ -90,26 +90,6 @@ struct TextStyle {
     func dim(_ text: String) -> String { wrap(text, "2") }
 }
 
-/// Opens a checkpoint for inspection; checksums are checked only by commands that read bytes.
-///
-/// PyTorch / Lightning `.ckpt` files, safetensors files and Hugging Face sharded folders are
-/// read through CairnInterop and shown as the Cairn checkpoint they convert to.
-func openCheckpoint(_ path: String, verifyChecksums: Bool = true) throws -> CheckpointReader {
-    let options = CheckpointLoadOptions(verifyChecksums: verifyChecksums)
-    let url = URL(fileURLWithPath: path)
-    if let index = ShardedCheckpoint.index(at: url) {
-        return try ForeignCheckpoint.open(.dictionary(["state_dict": try ShardedCheckpoint.read(index: index)]),
-                                          convertedFrom: url, options: options)
-    }
-    switch try CheckpointFileFormat(of: url) {
-    case .cairn: return try Checkpoint.open(url, options: options)
-    case .torchZip, .torchLegacy: return try ForeignCheckpoint.open(TorchCheckpoint.read(url), convertedFrom: url, options: options)
-    case .safetensors:
-        let tree: CheckpointValue = .dictionary(["state_dict": try SafetensorsFile.read(url)])
-        return try ForeignCheckpoint.open(tree, convertedFrom: url, options: options)
-    }
-}
-
 /// Parses a JSON Pointer given on the command line, naming the file in the error.
 func parsePointer(_ text: String, file: String) throws -> JSONPointer {
     do {

@@ -46,10 +46,11 @@ extension CkptInspect {
         }
 
         func run() throws {
-            let reader = try openCheckpoint(input)
-            let tree = try reader.tree()
+            // Foreign input is read in place: its tensors lend their bytes to the writer.
+            let checkpoint = try openForReading(input)
+            let tree = try checkpoint.tree()
             let url = URL(fileURLWithPath: output)
-            var written = reader.tensorInfos.count
+            var written = checkpoint.tensors.count
             switch target {
             case .cairn: try Checkpoint.save(tree, to: url)
             case .lightning: try TorchCheckpoint.write(tree, to: url, lightning: true)

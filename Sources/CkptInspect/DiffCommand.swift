@@ -7,7 +7,9 @@ extension CkptInspect {
         static let configuration = CommandConfiguration(
             abstract: "Compare two checkpoints: structure, scalars, and tensors within tolerances.",
             discussion: """
-                Tensors with equal stored SHA-256 are skipped without reading them; within the others, \
+                Either side may be a Cairn file, a safetensors or torch file, or a sharded folder; \
+                foreign files are read in place. Between Cairn files, tensors with equal stored SHA-256 \
+                are skipped without reading them; within the others, \
                 chunks with equal hashes are not read from B. The rest is streamed and compared element-wise with torch.isclose semantics: elements differ \
                 when |a - b| > atol + rtol·|b| (NaN differs from everything). \
                 Exit 0 when equal, 1 when different, 2 on error.
@@ -33,8 +35,8 @@ extension CkptInspect {
         }
 
         func run() throws {
-            let oldReader = try openCheckpoint(old)
-            let newReader = try openCheckpoint(new)
+            let oldReader = try openForReading(old).diffSide
+            let newReader = try openForReading(new).diffSide
             let diff = CheckpointDiff(
                 only: try only.map { try parsePointer($0, file: old) },
                 ignore: try ignore.map { try parsePointer($0, file: old) },

@@ -12,7 +12,7 @@ struct InspectedTensor {
     var sha256: String?
 }
 
-/// A checkpoint as `show`, `tree`, `tensors`, `get` and `callbacks` see it, whatever file
+/// A checkpoint as every reading command (and `convert`) sees it, whatever file
 /// holds it: a Cairn SQLite file, or a foreign file read in place.
 protocol InspectedCheckpoint {
     var file: String { get }
@@ -24,6 +24,8 @@ protocol InspectedCheckpoint {
     func tree() throws -> CheckpointValue
     /// Statistics of one of ``tensors``, streamed.
     func statistics(of index: Int) throws -> TensorStatistics
+    /// The checkpoint as one side of a diff.
+    var diffSide: any DiffableCheckpoint { get }
 }
 
 /// Opens `path` for the reading commands: safetensors files, torch zip files and Hugging Face
@@ -32,24 +34,26 @@ protocol InspectedCheckpoint {
 func openForReading(_ path: String) throws -> any InspectedCheckpoint {
     let url = URL(fileURLWithPath: path)
     if let index = ShardedCheckpoint.index(at: url) {
-        return try InPlaceCheckpoint(file: path, tree: .dictionary(["state_dict": try ShardedCheckpoint.read(index: index)]),
-                                     producer: "sharded (\(index.lastPathComponent))")
+        let tree: CheckpointValue = .dictionary(["state_dict": try ShardedCheckpoint.read(index: index)])
+        let zipShards = try ShardedCheckpoint.shardFiles(index: index).filter { try CheckpointFileFormat(of: $0) == .torchZip }
+        return try InPlaceCheckpoint(file: path, tree: tree, producer: "sharded (\(index.lastPathComponent))", zipFiles: zipShards)
     }
     switch try CheckpointFileFormat(of: url) {
     case .safetensors:
         return try InPlaceCheckpoint(file: path, tree: .dictionary(["state_dict": try SafetensorsFile.read(url)]),
                                      producer: "safetensors")
     case .torchZip:
-        return try InPlaceCheckpoint(file: path, tree: try TorchCheckpoint.read(url, verifyingCRC: false), producer: "torch zip")
+        return try InPlaceCheckpoint(file: path, tree: try TorchCheckpoint.read(url, verifyingCRC: false), producer: "torch zip",
+                                     zipFiles: [url])
     case .torchLegacy:
         return try InPlaceCheckpoint(file: path, tree: try TorchCheckpoint.read(url), producer: "torch legacy (before 1.6)")
     case .cairn:
-        // The format is known already: no second sniffing of the file through openCheckpoint.
+        // The format is known already: Checkpoint.open does not sniff it again.
         return StoredCheckpoint(reader: try Checkpoint.open(url))
     }
 }
 
-/// A Cairn checkpoint (or a torch file converted into one) through its SQLite reader.
+/// A Cairn checkpoint through its SQLite reader.
 struct StoredCheckpoint: InspectedCheckpoint {
     let reader: CheckpointReader
     var file: String { reader.file }
@@ -67,6 +71,8 @@ struct StoredCheckpoint: InspectedCheckpoint {
     func statistics(of index: Int) throws -> TensorStatistics {
         try TensorStatistics.of(reader.tensorInfos[index], in: reader)
     }
+
+    var diffSide: any DiffableCheckpoint { reader }
 }
 
 /// A foreign file's tree whose tensors lend their bytes in place.
@@ -77,11 +83,14 @@ struct InPlaceCheckpoint: InspectedCheckpoint {
     private let leaves: [CheckpointTensor]
     private let root: CheckpointValue
     private let producer: String
+    /// The torch zip files behind it, whose members carry CRC-32s; the only checksums foreign formats have.
+    let zipFiles: [URL]
 
-    init(file: String, tree: CheckpointValue, producer: String) throws {
+    init(file: String, tree: CheckpointValue, producer: String, zipFiles: [URL] = []) throws {
         self.file = file
         root = tree
         self.producer = producer
+        self.zipFiles = zipFiles
         var found: [(JSONPointer, CheckpointTensor)] = []
         Self.collect(tree, at: .root, into: &found)
         tensors = found.map { InspectedTensor(path: $0.0, dtype: $0.1.dtype, shape: $0.1.shape, byteCount: $0.1.byteCount, sha256: nil) }
@@ -108,4 +117,5 @@ struct InPlaceCheckpoint: InspectedCheckpoint {
     func engineVersion() throws -> String { producer }
     func tree() throws -> CheckpointValue { root }
     func statistics(of index: Int) throws -> TensorStatistics { try TensorStatistics.of(leaves[index]) }
+    var diffSide: any DiffableCheckpoint { LentCheckpoint(file: file, tree: root) }
 }

@@ -35,7 +35,7 @@ import Testing
 
         let commands: [[String]] = [
             ["show", file.path], ["tensors", file.path], ["tree", file.path],
-            ["get", file.path, "/state_dict/layers.7.weight"], ["callbacks", file.path],
+            ["get", file.path, "/state_dict/layers.7.weight"], ["callbacks", file.path], ["verify", file.path],
         ]
         for arguments in commands {
             let run = try MeasuredRun(Inspector.executable.url, arguments)
@@ -46,6 +46,8 @@ import Testing
         #expect(show.stdout.contains("20 (20.0 GiB)"), "\(show.stdout)")
         let get = try MeasuredRun(Inspector.executable.url, ["get", file.path, "/state_dict/layers.7.weight"])
         #expect(get.stdout.hasPrefix("F32 [262144, 1024] (1.0 GiB): [0, 0, 0, 0, 0, 0, 0, 0, … (268435448 more)]"), "\(get.stdout)")
+        let verify = try MeasuredRun(Inspector.executable.url, ["verify", file.path])
+        #expect(verify.stdout.contains("OK (20 tensors, 20.0 GiB; structure checked; the format stores no checksums)"), "\(verify.stdout)")
         let tensors = try Inspector.json(["tensors", file.path])
         let listed = try #require((tensors.document as? [String: Any])?["tensors"] as? [[String: Any]])
         #expect(listed.count == 20)

@@ -66,7 +66,8 @@ import Testing
             for layer in (shard * 2)..<(shard * 2 + 2) { map["layers.\(layer).weight"] = name }
         }
         try JSONSerialization.data(withJSONObject: ["weight_map": map]).write(to: scratch.file(Self.indexName))
-        for arguments in [["show", scratch.url.path], ["tensors", scratch.url.path], ["get", scratch.url.path, "/state_dict/layers.5.weight"]] {
+        for arguments in [["show", scratch.url.path], ["tensors", scratch.url.path], ["get", scratch.url.path, "/state_dict/layers.5.weight"],
+                          ["verify", scratch.url.path], ["verify", scratch.file(Self.indexName).path]] {
             let run = try MeasuredRun(Inspector.executable.url, arguments)
             #expect(run.status == 0, "\(arguments): \(run.stderr)")
             #expect(run.maxResidentKiB < 128 * 1024, "\(arguments): peak RSS \(run.maxResidentKiB) KiB")

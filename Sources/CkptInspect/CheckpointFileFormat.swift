@@ -29,21 +29,3 @@ enum CheckpointFileFormat {
         }
     }
 }
-
-/// A PyTorch or safetensors file converted into a private Cairn checkpoint, so every
-/// command (and its streaming, checksums and diffs) works on it unchanged.
-enum ForeignCheckpoint {
-    static func open(_ tree: CheckpointValue, convertedFrom source: URL,
-                     options: CheckpointLoadOptions) throws -> CheckpointReader {
-        let directory = FileManager.default.temporaryDirectory
-            .appendingPathComponent("ckpt-inspect-\(ProcessInfo.processInfo.processIdentifier)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        let converted = directory.appendingPathComponent(UUID().uuidString + "-" + source.lastPathComponent)
-        try Checkpoint.save(tree, to: converted,
-                            options: CheckpointSaveOptions(producer: "ckpt-inspect (converted from \(source.lastPathComponent))"))
-        let reader = try Checkpoint.open(converted, options: options)
-        // The open connection keeps the data; nothing is left behind on disk.
-        try? FileManager.default.removeItem(at: directory)
-        return reader
-    }
-}
