@@ -47,7 +47,7 @@ extension CkptInspect {
 
         func run() throws {
             // Foreign input is read in place: its tensors lend their bytes to the writer.
-            let checkpoint = try openForReading(input)
+            let checkpoint = try openCheckpointForReading(input)
             let tree = try checkpoint.tree()
             let url = URL(fileURLWithPath: output)
             var written = checkpoint.tensors.count

@@ -1,5 +1,6 @@
 import ArgumentParser
 import CairnCheckpoint
+import CairnInterop
 
 extension CkptInspect {
     /// `ckpt-inspect diff A B`: structural and value differences, exit status like `diff`.
@@ -35,8 +36,8 @@ extension CkptInspect {
         }
 
         func run() throws {
-            let oldReader = try openForReading(old).diffSide
-            let newReader = try openForReading(new).diffSide
+            let oldReader = try openCheckpointForReading(old).diffSide
+            let newReader = try openCheckpointForReading(new).diffSide
             let diff = CheckpointDiff(
                 only: try only.map { try parsePointer($0, file: old) },
                 ignore: try ignore.map { try parsePointer($0, file: old) },

@@ -1,5 +1,6 @@
 import ArgumentParser
 import CairnCheckpoint
+import CairnInterop
 
 extension CkptInspect {
     /// `ckpt-inspect get FILE POINTER`: one value or subtree.
@@ -30,7 +31,7 @@ extension CkptInspect {
         static let previewCount = 8
 
         func run() throws {
-            let reader = try openForReading(file)
+            let reader = try openCheckpointForReading(file)
             let node = try value(at: try parsePointer(pointer, file: file), in: try reader.tree(), file: file)
             try output.emit(json: try node.json(tensors: .data)) { _ in
                 switch node {
@@ -89,7 +90,7 @@ extension CkptInspect {
         @OptionGroup var output: OutputOptions
 
         func run() throws {
-            let reader = try openForReading(file)
+            let reader = try openCheckpointForReading(file)
             let callbacks = try reader.tree()["/callbacks"] ?? .dictionary([:])
             try output.emit(json: .object([("file", .string(file)), ("callbacks", try callbacks.json(tensors: .summary))])) { style in
                 guard case let .dictionary(entries) = callbacks, !entries.isEmpty else { return "no callback states" }

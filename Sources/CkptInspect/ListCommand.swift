@@ -1,5 +1,6 @@
 import ArgumentParser
 import CairnCheckpoint
+import CairnInterop
 import Foundation
 
 extension CkptInspect {
@@ -86,7 +87,7 @@ extension CkptInspect {
             let size = (try? FileManager.default.attributesOfItem(atPath: url.path)[.size] as? Int) ?? 0
             var entry = Entry(file: url.lastPathComponent, bytes: size, isLast: url.lastPathComponent == "last.ckpt")
             do {
-                let reader = try openForReading(url.path)
+                let reader = try openCheckpointForReading(url.path)
                 entry.epoch = reader.metadata.epoch
                 entry.step = reader.metadata.globalStep
                 if case let .dictionary(callbacks)? = try reader.tree()["/callbacks"],

@@ -1,5 +1,6 @@
 import ArgumentParser
 import CairnCheckpoint
+import CairnInterop
 import Foundation
 
 extension CkptInspect {
@@ -25,7 +26,7 @@ extension CkptInspect {
         @OptionGroup var output: OutputOptions
 
         func run() throws {
-            let summary = try CheckpointSummary(file: file, reader: try openForReading(file))
+            let summary = try CheckpointSummary(file: file, reader: try openCheckpointForReading(file))
             try output.emit(json: try summary.json()) { style in summary.text(style) }
         }
     }
@@ -38,7 +39,7 @@ struct CheckpointSummary {
     let engineVersion: String
     let tree: CheckpointValue
 
-    init(file: String, reader: any InspectedCheckpoint) throws {
+    init(file: String, reader: any ReadableCheckpoint) throws {
         self.file = file
         metadata = reader.metadata
         engineVersion = try reader.engineVersion()

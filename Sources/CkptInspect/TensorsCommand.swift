@@ -1,5 +1,6 @@
 import ArgumentParser
 import CairnCheckpoint
+import CairnInterop
 import Foundation
 
 extension CkptInspect {
@@ -25,7 +26,7 @@ extension CkptInspect {
         @OptionGroup var output: OutputOptions
 
         func run() throws {
-            let reader = try openForReading(file)
+            let reader = try openCheckpointForReading(file)
             let selected = reader.tensors.indices.filter { index in
                 filter.map { fnmatch($0, reader.tensors[index].path.description, 0) == 0 } ?? true
             }
@@ -55,7 +56,7 @@ extension CkptInspect {
             }
         }
 
-        static func json(_ info: InspectedTensor, _ statistics: TensorStatistics?) -> JSONValue {
+        static func json(_ info: ReadableTensor, _ statistics: TensorStatistics?) -> JSONValue {
             var fields: [(String, JSONValue)] = [
                 ("path", .string(info.path.description)), ("dtype", .string(info.dtype.rawValue)),
                 ("shape", .array(info.shape.map { .int($0) })), ("elements", .int(info.shape.reduce(1, *))),

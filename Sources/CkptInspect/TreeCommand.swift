@@ -1,5 +1,6 @@
 import ArgumentParser
 import CairnCheckpoint
+import CairnInterop
 
 extension CkptInspect {
     /// `ckpt-inspect tree FILE [POINTER]`: the nested structure, without reading tensor bytes.
@@ -21,7 +22,7 @@ extension CkptInspect {
         @OptionGroup var output: OutputOptions
 
         func run() throws {
-            let reader = try openForReading(file)
+            let reader = try openCheckpointForReading(file)
             let start = try parsePointer(pointer, file: file)
             let node = try value(at: start, in: try reader.tree(), file: file)
             try output.emit(json: Self.json(node, name: start.tokens.last ?? "", path: start)) { style in

@@ -46,7 +46,7 @@ extension CkptInspect {
         static func check(_ file: String) -> Report {
             var report = Report(file: file)
             do {
-                let checkpoint = try openForReading(file)
+                let checkpoint = try openCheckpointForReading(file)
                 guard let stored = checkpoint as? StoredCheckpoint else {
                     try checkInPlace(checkpoint, into: &report)
                     return report
@@ -74,7 +74,7 @@ extension CkptInspect {
 
         /// A foreign file: reading it in place already checked its structure (header, byte ranges,
         /// zip directory, pickles, index); what is left are the zip members' CRC-32s.
-        static func checkInPlace(_ checkpoint: any InspectedCheckpoint, into report: inout Report) throws {
+        static func checkInPlace(_ checkpoint: any ReadableCheckpoint, into report: inout Report) throws {
             report.tensorCount = checkpoint.metadata.tensorCount
             report.totalBytes = checkpoint.metadata.totalBytes
             let zipFiles = (checkpoint as? InPlaceCheckpoint)?.zipFiles ?? []

@@ -1,25 +1,24 @@
 import CairnCheckpoint
-import CairnInterop
 import Foundation
 
-/// One tensor as the reading commands list it.
-struct InspectedTensor {
-    var path: JSONPointer
-    var dtype: CheckpointDType
-    var shape: [Int]
-    var byteCount: Int
+/// One tensor as a ``ReadableCheckpoint`` lists it.
+public struct ReadableTensor: Sendable {
+    public var path: JSONPointer
+    public var dtype: CheckpointDType
+    public var shape: [Int]
+    public var byteCount: Int
     /// The stored SHA-256; nil where the format stores none (hashing would read every byte).
-    var sha256: String?
+    public var sha256: String?
 }
 
-/// A checkpoint as every reading command (and `convert`) sees it, whatever file
-/// holds it: a Cairn SQLite file, or a foreign file read in place.
-protocol InspectedCheckpoint {
+/// A checkpoint opened for reading, whatever file holds it: a Cairn SQLite file, or a foreign
+/// file (safetensors, torch, sharded) read in place. `ckpt-inspect` reads every file through it.
+public protocol ReadableCheckpoint {
     var file: String { get }
     var metadata: CheckpointMetadata { get }
     /// Cairn's engine version for its own files, else what wrote the foreign format.
     func engineVersion() throws -> String
-    var tensors: [InspectedTensor] { get }
+    var tensors: [ReadableTensor] { get }
     /// The tree; tensor bytes stay where they are until read.
     func tree() throws -> CheckpointValue
     /// Statistics of one of ``tensors``, streamed.
@@ -28,10 +27,10 @@ protocol InspectedCheckpoint {
     var diffSide: any DiffableCheckpoint { get }
 }
 
-/// Opens `path` for the reading commands: safetensors files, torch zip files and Hugging Face
-/// sharded folders or index files in place (mapped; only headers, the zip directory and
-/// `data.pkl` are read until a tensor is), Cairn files through SQLite.
-func openForReading(_ path: String) throws -> any InspectedCheckpoint {
+/// Opens `path` for reading, whatever it holds: safetensors files, torch files (zip or legacy)
+/// and Hugging Face sharded folders or index files in place (mapped; only headers, the zip
+/// directory and the pickles are read until a tensor is), Cairn files through SQLite.
+public func openCheckpointForReading(_ path: String) throws -> any ReadableCheckpoint {
     let url = URL(fileURLWithPath: path)
     if let index = ShardedCheckpoint.index(at: url) {
         let tree: CheckpointValue = .dictionary(["state_dict": try ShardedCheckpoint.read(index: index)])
@@ -54,46 +53,47 @@ func openForReading(_ path: String) throws -> any InspectedCheckpoint {
 }
 
 /// A Cairn checkpoint through its SQLite reader.
-struct StoredCheckpoint: InspectedCheckpoint {
-    let reader: CheckpointReader
-    var file: String { reader.file }
-    var metadata: CheckpointMetadata { reader.metadata }
-    var tensors: [InspectedTensor] {
-        reader.tensorInfos.map { InspectedTensor(path: $0.path, dtype: $0.dtype, shape: $0.shape, byteCount: $0.byteCount, sha256: $0.sha256) }
+public struct StoredCheckpoint: ReadableCheckpoint {
+    public let reader: CheckpointReader
+    public var file: String { reader.file }
+    public var metadata: CheckpointMetadata { reader.metadata }
+    public var tensors: [ReadableTensor] {
+        reader.tensorInfos.map { ReadableTensor(path: $0.path, dtype: $0.dtype, shape: $0.shape, byteCount: $0.byteCount, sha256: $0.sha256) }
     }
 
-    func engineVersion() throws -> String {
+    public func engineVersion() throws -> String {
         try reader.fileMetadata().first { $0.key == "engine_version" }?.value ?? ""
     }
 
-    func tree() throws -> CheckpointValue { try reader.tree() }
+    public func tree() throws -> CheckpointValue { try reader.tree() }
 
-    func statistics(of index: Int) throws -> TensorStatistics {
+    public func statistics(of index: Int) throws -> TensorStatistics {
         try TensorStatistics.of(reader.tensorInfos[index], in: reader)
     }
 
-    var diffSide: any DiffableCheckpoint { reader }
+    public var diffSide: any DiffableCheckpoint { reader }
 }
 
 /// A foreign file's tree whose tensors lend their bytes in place.
-struct InPlaceCheckpoint: InspectedCheckpoint {
-    let file: String
-    let metadata: CheckpointMetadata
-    let tensors: [InspectedTensor]
+public struct InPlaceCheckpoint: ReadableCheckpoint {
+    public let file: String
+    public let metadata: CheckpointMetadata
+    public let tensors: [ReadableTensor]
     private let leaves: [CheckpointTensor]
     private let root: CheckpointValue
     private let producer: String
     /// The torch zip files behind it, whose members carry CRC-32s; the only checksums foreign formats have.
-    let zipFiles: [URL]
+    public let zipFiles: [URL]
 
-    init(file: String, tree: CheckpointValue, producer: String, zipFiles: [URL] = []) throws {
+    /// `tree`'s tensors, listed in tree order; `producer` names the format; `zipFiles` are the torch zip files behind it.
+    public init(file: String, tree: CheckpointValue, producer: String, zipFiles: [URL] = []) throws {
         self.file = file
         root = tree
         self.producer = producer
         self.zipFiles = zipFiles
         var found: [(JSONPointer, CheckpointTensor)] = []
         Self.collect(tree, at: .root, into: &found)
-        tensors = found.map { InspectedTensor(path: $0.0, dtype: $0.1.dtype, shape: $0.1.shape, byteCount: $0.1.byteCount, sha256: nil) }
+        tensors = found.map { ReadableTensor(path: $0.0, dtype: $0.1.dtype, shape: $0.1.shape, byteCount: $0.1.byteCount, sha256: nil) }
         leaves = found.map(\.1)
         // As a Cairn save records them: the tree's top-level `epoch` and `global_step` (a Lightning file has both).
         func topLevelInteger(_ key: String) -> Int64? {
@@ -114,8 +114,37 @@ struct InPlaceCheckpoint: InspectedCheckpoint {
         }
     }
 
-    func engineVersion() throws -> String { producer }
-    func tree() throws -> CheckpointValue { root }
-    func statistics(of index: Int) throws -> TensorStatistics { try TensorStatistics.of(leaves[index]) }
-    var diffSide: any DiffableCheckpoint { LentCheckpoint(file: file, tree: root) }
+    public func engineVersion() throws -> String { producer }
+    public func tree() throws -> CheckpointValue { root }
+    public func statistics(of index: Int) throws -> TensorStatistics { try TensorStatistics.of(leaves[index]) }
+    public var diffSide: any DiffableCheckpoint { LentCheckpoint(file: file, tree: root) }
+}
+
+/// What kind of checkpoint a file holds, told by its first bytes rather than its
+/// name: Cairn's and Lightning's files both end in `.ckpt`.
+public enum CheckpointFileFormat: Sendable, Equatable {
+    case cairn, torchZip, torchLegacy, safetensors
+
+    /// The format of the file at `url`; an unreadable file is an error naming it.
+    public init(of url: URL) throws {
+        try InputFile.requireReadableRegularFile(url.path)
+        let head: [UInt8]
+        do {
+            let handle = try FileHandle(forReadingFrom: url)
+            defer { try? handle.close() }
+            head = [UInt8](try handle.read(upToCount: 15) ?? Data())
+        } catch {
+            throw InteropError.io(file: url.path, reason: "cannot read: \(error.localizedDescription)")
+        }
+        if head.starts(with: [0x50, 0x4B, 0x03, 0x04]) {
+            self = .torchZip
+        } else if head.starts(with: TorchLegacyFormat.magic) {
+            self = .torchLegacy
+        } else if head.count >= 9, head[8] == UInt8(ascii: "{") {
+            // safetensors: an 8-byte little-endian header length, then a JSON object.
+            self = .safetensors
+        } else {
+            self = .cairn
+        }
+    }
 }
