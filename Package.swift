@@ -41,7 +41,7 @@ let package = Package(
             dependencies: ["CairnTensor", .product(name: "OrderedCollections", package: "swift-collections")]
         ),
         .target(name: "CairnOptim", dependencies: ["CairnNN"]),
-        .target(name: "CairnData", dependencies: ["CairnTensor"]),
+        .target(name: "CairnData", dependencies: ["CairnTensor", .product(name: "OrderedCollections", package: "swift-collections")]),
 
         // MARK: Checkpoint engine
         .systemLibrary(name: "CSQLite", providers: [.apt(["libsqlite3-dev"])]),

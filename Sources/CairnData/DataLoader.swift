@@ -86,15 +86,8 @@ public struct StatefulSampler: Sendable, Equatable {
     }
 }
 
-/// A batch collated into tensors: features [B, F] Float32 and labels [B] Int64.
-public struct Batch: Sendable {
-    /// Features, one row per example.
-    public let features: Tensor
-    /// Class labels.
-    public let labels: Tensor
-}
-
 /// Groups a data set into batches with optional shuffling and drop-last; resumable mid-epoch.
+/// Examples become a batch through `collate`, by default ``Collation/stack(_:indices:)``.
 public final class DataLoader<Source: Dataset>: @unchecked Sendable {
     /// The examples.
     public let dataset: Source
@@ -104,13 +97,17 @@ public final class DataLoader<Source: Dataset>: @unchecked Sendable {
     public let dropLast: Bool
     /// The order of examples and the resume point.
     public private(set) var sampler: StatefulSampler
+    /// Turns a batch's examples into the batch.
+    public let collate: Collate
 
     /// A loader over `dataset`; `seed` fixes every epoch's shuffle.
-    public init(_ dataset: Source, batchSize: Int, shuffle: Bool = true, dropLast: Bool = false, seed: UInt64 = 0) {
+    public init(_ dataset: Source, batchSize: Int, shuffle: Bool = true, dropLast: Bool = false, seed: UInt64 = 0,
+                collate: @escaping Collate = Collation.stack) {
         precondition(batchSize > 0, "DataLoader: batch size \(batchSize) must be positive")
         self.dataset = dataset
         self.batchSize = batchSize
         self.dropLast = dropLast
+        self.collate = collate
         sampler = StatefulSampler(count: dataset.count, shuffle: shuffle, seed: seed)
     }
 
@@ -121,39 +118,25 @@ public final class DataLoader<Source: Dataset>: @unchecked Sendable {
     public var batchesPerEpoch: Int { dropLast ? dataset.count / batchSize : (dataset.count + batchSize - 1) / batchSize }
 
     /// The next batch of the current epoch, or nil at its end (the loader then moves to the next epoch).
-    public func nextBatch() -> Batch? {
+    /// A collate error leaves the loader past that batch, as a failed batch in PyTorch does.
+    public func nextBatch() throws -> Batch? {
         if sampler.remaining == 0 || (dropLast && sampler.remaining < batchSize) {
             sampler.startNextEpoch()
             return nil
         }
-        return collate(sampler.next(batchSize))
-    }
-
-    /// The rest of the current epoch's batches, produced lazily; the loader moves to the
-    /// next epoch once the sequence is exhausted.
-    public func remainingBatches() -> UnfoldSequence<Batch, Void> {
-        sequence(state: ()) { _ in self.nextBatch() }
+        return try batch(at: sampler.next(batchSize))
     }
 
     /// The rest of the current epoch's batches; afterwards the loader is at the next epoch.
-    public func epochBatches() -> [Batch] {
+    public func epochBatches() throws -> [Batch] {
         var batches: [Batch] = []
-        while let batch = nextBatch() { batches.append(batch) }
+        while let batch = try nextBatch() { batches.append(batch) }
         return batches
     }
 
-    /// Stacks the examples at `indices` into a batch.
-    public func collate(_ indices: [Int]) -> Batch {
-        var features: [Float] = []
-        features.reserveCapacity(indices.count * dataset.featureCount)
-        var labels: [Int] = []
-        for index in indices {
-            let example = dataset.example(at: index)
-            features += example.features
-            labels.append(Int(example.label))
-        }
-        return Batch(features: Tensor(shape: [indices.count, dataset.featureCount], scalars: features),
-                     labels: Tensor(indices: labels))
+    /// The batch of the examples at `indices`, through ``collate``.
+    public func batch(at indices: [Int]) throws -> Batch {
+        try collate(indices.map { dataset.example(at: $0) }, indices)
     }
 
     /// The sampler state: `{"seed", "epoch", "position"}`.

@@ -1,120 +1,94 @@
 import CairnTensor
 import Foundation
+import OrderedCollections
 
-/// One labelled example: numeric features and an integer class label.
-public struct Example: Sendable, Equatable {
-    /// Feature values.
-    public var features: [Float]
-    /// Class label.
-    public var label: Int64
-
-    /// An example with `features` and `label`.
-    public init(features: [Float], label: Int64) {
-        self.features = features
-        self.label = label
-    }
-}
-
-/// Random access to a fixed number of examples of equal width.
+/// Random access to a fixed number of examples, each a set of named tensors.
 public protocol Dataset: Sendable {
     /// Number of examples.
     var count: Int { get }
-    /// Number of features of every example.
-    var featureCount: Int { get }
     /// The example at `index` in `0..<count`.
     func example(at index: Int) -> Example
 }
 
-/// Errors met while building a data set from a file, each naming the file and line.
+/// Errors met while building a data set, each naming its source.
 public enum DatasetError: Error, Equatable, Sendable, CustomStringConvertible {
     /// The CSV itself is malformed (bad width, non-numeric cell, unreadable, empty).
     case csv(CSVError)
-    /// The header has no column with the label's name.
-    case missingLabelColumn(file: String, column: String, header: [String])
-    /// A label is not a non-negative integer.
+    /// The header has no column of that name.
+    case missingColumn(file: String, column: String, header: [String])
+    /// A class index is not a non-negative integer.
     case invalidLabel(file: String, line: Int, value: Float)
+    /// The tensors of a ``TensorDataset`` disagree on the number of examples.
+    case lengthMismatch(key: String, count: Int, expected: Int)
+    /// A ``TokenWindowDataset`` cannot cut one window of the asked size from its tokens.
+    case invalidWindow(reason: String)
 
     public var description: String {
         switch self {
         case let .csv(error): error.description
-        case let .missingLabelColumn(file, column, header): "\(file): no label column '\(column)' in header \(header)"
-        case let .invalidLabel(file, line, value): "\(file):\(line): label \(value) is not a non-negative integer"
+        case let .missingColumn(file, column, header): "\(file): no column '\(column)' in header \(header)"
+        case let .invalidLabel(file, line, value): "\(file):\(line): class index \(value) is not a non-negative integer"
+        case let .lengthMismatch(key, count, expected): "tensor '\(key)' holds \(count) examples on axis 0, the others \(expected)"
+        case let .invalidWindow(reason): "token windows: \(reason)"
         }
     }
 }
 
-/// A numeric CSV file with a header row; one named column holds integer labels, the rest are features.
-public struct CSVDataset: Dataset {
-    /// Names of the feature columns, in file order.
-    public let featureNames: [String]
-    /// Row-major features, `count × featureCount`.
-    public private(set) var features: [Float]
-    /// One label per row.
-    public let labels: [Int64]
-    public let featureCount: Int
-    public var count: Int { labels.count }
+/// Named tensors sharing axis 0 as a data set (PyTorch's `TensorDataset`): example `i` is row
+/// `i` of each tensor, dtype kept exactly.
+public struct TensorDataset: Dataset, @unchecked Sendable {
+    /// The tensors, each with the examples on axis 0.
+    public let tensors: OrderedDictionary<String, Tensor>
+    public let count: Int
 
-    /// Reads `path`; bad rows throw an error naming the file and line.
-    public init(contentsOfFile path: String, labelColumn: String = "label") throws {
-        let text: String
-        do {
-            text = try String(contentsOfFile: path, encoding: .utf8)
-        } catch {
-            throw DatasetError.csv(.unreadable(file: path, reason: error.localizedDescription))
-        }
-        try self.init(text: text, file: path, labelColumn: labelColumn)
-    }
-
-    /// Parses CSV `text`; `file` names the source in errors.
-    public init(text: String, file: String, labelColumn: String = "label") throws {
-        let table: CSVMatrix
-        do {
-            table = try CSVMatrix(text: text, file: file, hasHeader: true)
-        } catch let error as CSVError {
-            throw DatasetError.csv(error)
-        }
-        guard let labelIndex = table.header.firstIndex(of: labelColumn) else {
-            throw DatasetError.missingLabelColumn(file: file, column: labelColumn, header: table.header)
-        }
-        var features: [Float] = []
-        features.reserveCapacity(table.rows * (table.columns - 1))
-        var labels: [Int64] = []
-        for row in 0..<table.rows {
-            let cells = table.values[(row * table.columns)..<((row + 1) * table.columns)]
-            let label = cells[cells.startIndex + labelIndex]
-            guard label >= 0, label < 0x1p62, label.rounded() == label else {
-                throw DatasetError.invalidLabel(file: file, line: Self.lineNumber(ofDataRow: row, in: text), value: label)
+    /// Throws when the tensors disagree on axis 0 or one is a scalar.
+    public init(_ tensors: OrderedDictionary<String, Tensor>) throws {
+        let expected = tensors.values.first?.shape.first ?? 0
+        for (key, tensor) in tensors {
+            guard let rows = tensor.shape.first, rows == expected else {
+                throw DatasetError.lengthMismatch(key: key, count: tensor.shape.first ?? 0, expected: expected)
             }
-            labels.append(Int64(label))
-            for (column, value) in cells.enumerated() where column != labelIndex { features.append(value) }
         }
-        featureNames = table.header.enumerated().filter { $0.offset != labelIndex }.map(\.element)
-        featureCount = table.columns - 1
-        self.features = features
-        self.labels = labels
-    }
-
-    /// The 1-based line of data row `row`, skipping blank lines and the header as CSVMatrix does.
-    static func lineNumber(ofDataRow row: Int, in text: String) -> Int {
-        var remaining = row + 1  // the header comes first
-        for (offset, line) in text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).enumerated()
-        where !line.allSatisfy({ $0 == " " }) {
-            if remaining == 0 { return offset + 1 }
-            remaining -= 1
-        }
-        return 0
+        self.tensors = tensors
+        count = expected
     }
 
     public func example(at index: Int) -> Example {
-        precondition(index >= 0 && index < count, "CSVDataset: index \(index) out of 0..<\(count)")
-        return Example(features: Array(features[(index * featureCount)..<((index + 1) * featureCount)]), label: labels[index])
+        precondition(index >= 0 && index < count, "TensorDataset: index \(index) out of 0..<\(count)")
+        return Example(tensors.mapValues { $0.row(index) })
+    }
+}
+
+/// Windows over one long token sequence, for language models: example `i` holds `tokens`
+/// (the `window` tokens from `i × stride`) and `targets` (the same window shifted by one),
+/// both `[window]` I64.
+public struct TokenWindowDataset: Dataset {
+    /// The whole sequence.
+    public let tokens: [Int64]
+    /// Tokens per example.
+    public let window: Int
+    /// How far each window starts after the previous one.
+    public let stride: Int
+    public let count: Int
+
+    /// Throws when `window` or `stride` is not positive or no window (plus its next token) fits.
+    public init(tokens: [Int64], window: Int, stride: Int? = nil) throws {
+        let stride = stride ?? window
+        guard window > 0, stride > 0 else { throw DatasetError.invalidWindow(reason: "window \(window) and stride \(stride) must be positive") }
+        guard tokens.count > window else {
+            throw DatasetError.invalidWindow(reason: "\(tokens.count) tokens hold no window of \(window) plus the token after it")
+        }
+        self.tokens = tokens
+        self.window = window
+        self.stride = stride
+        count = (tokens.count - window - 1) / stride + 1
     }
 
-    /// The same data with every feature multiplied by `factor` (e.g. 1/16 for 4-bit pixels).
-    public func scaled(by factor: Float) -> CSVDataset {
-        var copy = self
-        copy.features = features.map { $0 * factor }
-        return copy
+    public func example(at index: Int) -> Example {
+        precondition(index >= 0 && index < count, "TokenWindowDataset: index \(index) out of 0..<\(count)")
+        let start = index * stride
+        return Example(["tokens": Tensor(int64s: tokens[start..<(start + window)]),
+                        "targets": Tensor(int64s: tokens[(start + 1)..<(start + window + 1)])])
     }
 }
 
@@ -133,7 +107,6 @@ public struct Subset<Base: Dataset>: Dataset {
     }
 
     public var count: Int { indices.count }
-    public var featureCount: Int { base.featureCount }
     public func example(at index: Int) -> Example { base.example(at: indices[index]) }
 }
 

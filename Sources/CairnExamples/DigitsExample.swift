@@ -48,27 +48,28 @@ public final class DigitsClassifier: TrainingModule, CheckpointLoadable, @unchec
     override public func forward(_ input: Tensor) -> Tensor { model(input) }
 
     override public func trainingStep(_ batch: Batch, batchIndex: Int) throws -> Tensor? {
-        let loss = Loss.crossEntropy(self(batch.features), batch.labels)
+        let loss = Loss.crossEntropy(self(try batch.tensor("features")), try batch.tensor("target"))
         log("train_loss", loss)
         return loss
     }
 
     override public func validationStep(_ batch: Batch, batchIndex: Int) throws -> Tensor? {
-        evaluate(batch, prefix: "val")
+        try evaluate(batch, prefix: "val")
     }
 
     override public func testStep(_ batch: Batch, batchIndex: Int) throws -> Tensor? {
-        evaluate(batch, prefix: "test")
+        try evaluate(batch, prefix: "test")
     }
 
     override public func configureOptimizers() throws -> Optimizer { Adam(parameters(), lr: learningRate) }
 
-    private func evaluate(_ batch: Batch, prefix: String) -> Tensor {
-        let logits = self(batch.features)
-        let loss = Loss.crossEntropy(logits, batch.labels)
-        let correct = zip(logits.argmax(axis: 1).integers, batch.labels.integers).filter { $0 == $1 }.count
+    private func evaluate(_ batch: Batch, prefix: String) throws -> Tensor {
+        let labels = try batch.tensor("target")
+        let logits = self(try batch.tensor("features"))
+        let loss = Loss.crossEntropy(logits, labels)
+        let correct = zip(logits.argmax(axis: 1).integers, labels.integers).filter { $0 == $1 }.count
         log("\(prefix)_loss", loss, progressBar: true)
-        log("\(prefix)_acc", Double(correct) / Double(max(batch.labels.integers.count, 1)), progressBar: true)
+        log("\(prefix)_acc", Double(correct) / Double(max(labels.count, 1)), progressBar: true)
         return loss
     }
 }

@@ -6,8 +6,9 @@ import CairnTensor
 public protocol BatchLoader: AnyObject {
     /// Batches in one full epoch.
     var batchesPerEpoch: Int { get }
-    /// The next batch of the current epoch, or nil at its end.
-    func nextBatch() -> Batch?
+    /// The next batch of the current epoch, or nil at its end; a batch that cannot be made
+    /// (e.g. a collate error) throws.
+    func nextBatch() throws -> Batch?
     /// Moves to the start of `epoch` (the order of a shuffled loader depends on it).
     func startEpoch(_ epoch: Int) throws
     /// The resume point.

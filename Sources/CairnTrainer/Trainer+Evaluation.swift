@@ -28,8 +28,8 @@ extension Trainer {
         }
         let batchCount = min(loader.batchesPerEpoch, limit ?? Int.max)
         var batchIndex = 0
-        while batchIndex < (limit ?? Int.max), let batch = loader.nextBatch() {
-            currentBatchSize = batch.features.shape.first ?? 1
+        while batchIndex < (limit ?? Int.max), let batch = try loader.nextBatch() {
+            currentBatchSize = batch.size
             withProgress(for: stage) {
                 $0.incrementReady()
                 $0.isLastBatch = batchIndex == batchCount - 1
@@ -100,7 +100,7 @@ extension Trainer {
         var predictions: [Tensor] = []
         let batchCount = min(loader.batchesPerEpoch, limit ?? Int.max)
         var batchIndex = 0
-        while batchIndex < (limit ?? Int.max), let batch = loader.nextBatch() {
+        while batchIndex < (limit ?? Int.max), let batch = try loader.nextBatch() {
             progress.predictBatch.incrementReady()
             progress.predictBatch.isLastBatch = batchIndex == batchCount - 1
             for callback in callbacks { try callback.onPredictBatchStart(self, module, batch: batch, batchIndex: batchIndex, dataloaderIndex: 0) }

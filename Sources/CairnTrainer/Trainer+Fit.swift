@@ -125,14 +125,14 @@ extension Trainer {
             let batchIndex = progress.trainBatch.current.processed
             guard batchIndex < batchCount else { return reachedLastBatch }
             recordStateBeforeBatch(of: module, loader: loader)
-            guard let batch = loader.nextBatch() else { return reachedLastBatch }
+            guard let batch = try loader.nextBatch() else { return reachedLastBatch }
             let isLastBatch = batchIndex == batchCount - 1
             markBatchBoundaryForLogging()
             defer { markBatchBoundaryForLogging() }
             progress.trainBatch.incrementReady()
             progress.trainBatch.isLastBatch = isLastBatch
             isTrainingStep = true
-            currentBatchSize = batch.features.shape.first ?? 1
+            currentBatchSize = batch.size
             defer { isTrainingStep = false }
             for callback in callbacks { try callback.onTrainBatchStart(self, module, batch: batch, batchIndex: batchIndex) }
             guard try module.onTrainBatchStart(batch: batch, batchIndex: batchIndex) else {

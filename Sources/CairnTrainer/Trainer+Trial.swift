@@ -37,7 +37,7 @@ extension Trainer {
     /// module's step returned none (no step is then taken).
     func trialStep(_ module: TrainingModule, optimizer: Optimizer, batch: Batch, batchIndex: Int) throws -> Float? {
         isTrainingStep = true
-        currentBatchSize = batch.features.shape.first ?? 1
+        currentBatchSize = batch.size
         defer { isTrainingStep = false }
         optimizer.zeroGrad()
         guard let loss = try module.trainingStep(batch, batchIndex: batchIndex) else { return nil }
@@ -58,13 +58,13 @@ extension Trainer {
         var batchIndex = 0
         try loader.startEpoch(epoch)
         for step in 0..<steps {
-            var next = loader.nextBatch()
+            var next = try loader.nextBatch()
             if next == nil {
                 guard batchIndex > 0 else { return }  // an empty loader
                 epoch += 1
                 batchIndex = 0
                 try loader.startEpoch(epoch)
-                next = loader.nextBatch()
+                next = try loader.nextBatch()
             }
             guard let batch = next else { return }
             beforeStep(step)

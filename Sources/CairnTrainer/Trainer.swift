@@ -68,6 +68,14 @@ public final class Trainer: @unchecked Sendable {
         /// Add a ``ModelSummaryCallback`` when the callbacks hold none (it prints only when standard output is a terminal).
         public var enableModelSummary: Bool
 
+        /// Lightning's defaults, then `configure` sets any subset of the options, in any order:
+        /// `Trainer.Options { $0.maxSteps = 100; $0.accumulateGradBatches = 2 }`.
+        public init(_ configure: (inout Options) -> Void) {
+            self.init()
+            configure(&self)
+        }
+
+        /// Every option by name, in a fixed order; prefer ``init(_:)`` to set only some of them.
         public init(maxEpochs: Int? = nil, maxSteps: Int? = nil, limitTrainBatches: Int? = nil,
                     limitValBatches: Int? = nil, valCheckInterval: ValCheckInterval? = nil, checkValEveryNEpoch: Int? = 1,
                     numSanityValSteps: Int = 2, accumulateGradBatches: Int = 1, gradientClipVal: Float? = nil,
@@ -76,17 +84,6 @@ public final class Trainer: @unchecked Sendable {
                     handlesInterruptSignal: Bool = false, minEpochs: Int? = nil, maxTime: Duration? = nil,
                     limitTestBatches: Int? = nil, limitPredictBatches: Int? = nil, fastDevRun: Int? = nil,
                     deterministic: Bool = false, enableProgressBar: Bool = true, enableModelSummary: Bool = true) {
-            precondition(accumulateGradBatches >= 1, "Trainer: accumulateGradBatches \(accumulateGradBatches) must be at least 1")
-            precondition(logEveryNSteps >= 1, "Trainer: logEveryNSteps \(logEveryNSteps) must be at least 1")
-            if let problem = valCheckInterval?.problem { preconditionFailure("Trainer: \(problem)") }
-            if case let .fraction(fraction)? = valCheckInterval {
-                precondition(checkValEveryNEpoch != nil,
-                             "Trainer: valCheckInterval \(fraction) is a fraction of the epoch; with checkValEveryNEpoch nil it must be a batch count")
-            }
-            precondition(checkValEveryNEpoch.map { $0 >= 1 } ?? true, "Trainer: checkValEveryNEpoch must be at least 1")
-            precondition(minEpochs.map { $0 >= 0 } ?? true, "Trainer: minEpochs must not be negative")
-            precondition(maxTime.map { $0 >= .zero } ?? true, "Trainer: maxTime must not be negative")
-            precondition(fastDevRun.map { $0 >= 1 } ?? true, "Trainer: fastDevRun must be at least 1")
             self.maxEpochs = maxEpochs
             self.maxSteps = maxSteps
             self.limitTrainBatches = limitTrainBatches
@@ -110,6 +107,23 @@ public final class Trainer: @unchecked Sendable {
             self.deterministic = deterministic
             self.enableProgressBar = enableProgressBar
             self.enableModelSummary = enableModelSummary
+        }
+
+        /// Throws ``TrainerError/invalidOption(name:reason:)`` for the first option out of range;
+        /// ``Trainer/init(_:callbacks:loggers:logger:)`` runs it.
+        public func validate() throws {
+            func invalid(_ name: String, _ reason: String) -> TrainerError { .invalidOption(name: name, reason: reason) }
+            guard accumulateGradBatches >= 1 else { throw invalid("accumulateGradBatches", "\(accumulateGradBatches) must be at least 1") }
+            guard logEveryNSteps >= 1 else { throw invalid("logEveryNSteps", "\(logEveryNSteps) must be at least 1") }
+            if let problem = valCheckInterval?.problem { throw invalid("valCheckInterval", problem) }
+            if case let .fraction(fraction)? = valCheckInterval, checkValEveryNEpoch == nil {
+                throw invalid("valCheckInterval", "\(fraction) is a fraction of the epoch; with checkValEveryNEpoch nil it must be a batch count")
+            }
+            guard checkValEveryNEpoch.map({ $0 >= 1 }) ?? true else { throw invalid("checkValEveryNEpoch", "must be at least 1") }
+            guard minEpochs.map({ $0 >= 0 }) ?? true else { throw invalid("minEpochs", "must not be negative") }
+            guard maxTime.map({ $0 >= .zero }) ?? true else { throw invalid("maxTime", "must not be negative") }
+            guard fastDevRun.map({ $0 >= 1 }) ?? true else { throw invalid("fastDevRun", "must be at least 1") }
+            guard numSanityValSteps >= 0 else { throw invalid("numSanityValSteps", "must not be negative") }
         }
 
         /// The limits `fastDevRun` stands for, set over whatever was given.
@@ -212,6 +226,7 @@ public final class Trainer: @unchecked Sendable {
     /// stateful callbacks would file their states under the same key.
     public init(_ options: Options = Options(), callbacks: [Callback] = [], loggers: [any ExperimentLogger] = [],
                 logger: Logger = Logger(label: "cairn.trainer")) throws {
+        try options.validate()
         let options = options.applyingFastDevRun()
         self.options = options
         accumulateGradBatches = options.accumulateGradBatches

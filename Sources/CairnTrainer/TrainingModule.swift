@@ -24,8 +24,17 @@ open class TrainingModule: Module, @unchecked Sendable {
     open func validationStep(_ batch: Batch, batchIndex: Int) throws -> Tensor? { nil }
     /// One test batch.
     open func testStep(_ batch: Batch, batchIndex: Int) throws -> Tensor? { nil }
-    /// The prediction for one batch; defaults to the forward pass on the features.
-    open func predictStep(_ batch: Batch, batchIndex: Int) throws -> Tensor { self(batch.features) }
+    /// The prediction for one batch; defaults to ``forward(batch:)``.
+    open func predictStep(_ batch: Batch, batchIndex: Int) throws -> Tensor { try forward(batch: batch) }
+    /// The forward pass on a whole batch (as Lightning hands the batch to `forward`); used by
+    /// ``predictStep(_:batchIndex:)`` and weight averaging's batch-norm refresh. Defaults to the
+    /// module called on the batch's first tensor; override it for batches of several inputs.
+    open func forward(batch: Batch) throws -> Tensor {
+        guard let input = batch.tensors.values.first else {
+            throw BatchError.missingKey("(any tensor)", available: [])
+        }
+        return self(input)
+    }
     /// A sample batch of features (Lightning's `example_input_array`): when given, the model
     /// summary runs it once to show each submodule's output shape.
     open var exampleInput: Tensor? { nil }

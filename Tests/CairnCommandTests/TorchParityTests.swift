@@ -15,11 +15,11 @@ import Testing
         try data.setup(stage: .validate)
         let loader = try #require(try data.validationLoader())
         var lines = ["label," + (0..<64).map { "p\($0)" }.joined(separator: ",")]
-        while let batch = loader.nextBatch() {
-            let width = batch.features.shape[1]
-            for (row, label) in batch.labels.integers.enumerated() {
+        while let batch = try loader.nextBatch() {
+            let width = try batch.tensor("features").shape[1]
+            for (row, label) in try batch.tensor("target").integers.enumerated() {
                 // Float's description is its shortest exact spelling, so Python reads the same float32.
-                let features = batch.features.scalars[(row * width)..<((row + 1) * width)].map { "\($0)" }
+                let features = try batch.tensor("features").scalars[(row * width)..<((row + 1) * width)].map { "\($0)" }
                 lines.append("\(label)," + features.joined(separator: ","))
             }
         }

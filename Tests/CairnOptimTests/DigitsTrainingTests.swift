@@ -18,16 +18,17 @@ import Testing
         let optimizer = Adam(model.parameters(), lr: 3e-3)
         for _ in 0..<12 {
             model.train()
-            while let batch = loader.nextBatch() {
+            while let batch = try loader.nextBatch() {
                 optimizer.zeroGrad()
-                Loss.crossEntropy(model(batch.features), batch.labels).backward()
+                Loss.crossEntropy(model(try batch.tensor("features")), try batch.tensor("target")).backward()
                 optimizer.step()
             }
         }
         model.eval()
-        let test = DataLoader(splits.test, batchSize: splits.test.count, shuffle: false).epochBatches()[0]
-        let predictions = withNoGrad { model(test.features).argmax(axis: 1) }.integers
-        let accuracy = Double(zip(predictions, test.labels.integers).filter { $0 == $1 }.count) / Double(splits.test.count)
+        let test = try DataLoader(splits.test, batchSize: splits.test.count, shuffle: false).epochBatches()[0]
+        let features = try test.tensor("features"), labels = try test.tensor("target")
+        let predictions = withNoGrad { model(features).argmax(axis: 1) }.integers
+        let accuracy = Double(zip(predictions, labels.integers).filter { $0 == $1 }.count) / Double(splits.test.count)
         #expect(accuracy >= 0.95, "accuracy \(accuracy)")
     }
 }

@@ -15,9 +15,9 @@ import Testing
     let model = DigitsMLP(seed: 42)
     let optimizer = Adam(model.parameters(), lr: 3e-3)
     for _ in 0..<2 {
-        while let batch = loader.nextBatch() {
+        while let batch = try loader.nextBatch() {
             optimizer.zeroGrad()
-            Loss.crossEntropy(model(batch.features), batch.labels).backward()
+            Loss.crossEntropy(model(try batch.tensor("features")), try batch.tensor("target")).backward()
             optimizer.step()
         }
     }

@@ -22,7 +22,7 @@ final class BackboneClassifier: TrainingModule, @unchecked Sendable {
     override func forward(_ input: Tensor) -> Tensor { head(backbone(input).relu()) }
 
     override func trainingStep(_ batch: Batch, batchIndex: Int) throws -> Tensor? {
-        Loss.crossEntropy(self(batch.features), batch.labels)
+        Loss.crossEntropy(self(try batch.tensor("features")), try batch.tensor("target"))
     }
 
     override func configureOptimizers() throws -> Optimizer { Adam(trainableParameters(), lr: 0.05) }
@@ -54,7 +54,7 @@ final class NormalizedBackboneClassifier: TrainingModule, @unchecked Sendable {
     override func forward(_ input: Tensor) -> Tensor { head(backbone[1](backbone[0](input)).relu()) }
 
     override func trainingStep(_ batch: Batch, batchIndex: Int) throws -> Tensor? {
-        Loss.crossEntropy(self(batch.features), batch.labels)
+        Loss.crossEntropy(self(try batch.tensor("features")), try batch.tensor("target"))
     }
 
     override func configureOptimizers() throws -> Optimizer { Adam(trainableParameters(), lr: 0.05) }

@@ -29,7 +29,7 @@ final class LimitedClassifier: TinyClassifier, @unchecked Sendable {
         super.init(seed: seed)
     }
     override func trainingStep(_ batch: Batch, batchIndex: Int) throws -> Tensor? {
-        guard batch.features.shape[0] <= limit else { throw TooLarge() }
+        guard try batch.tensor("features").shape[0] <= limit else { throw TooLarge() }
         return try super.trainingStep(batch, batchIndex: batchIndex)
     }
 }
@@ -38,7 +38,7 @@ final class LimitedClassifier: TinyClassifier, @unchecked Sendable {
 final class BatchRowsRecorder: Callback, @unchecked Sendable {
     var rows: [Int] = []
     override func onTrainBatchStart(_ trainer: Trainer, _ module: TrainingModule, batch: Batch, batchIndex: Int) throws {
-        rows.append(batch.features.shape[0])
+        rows.append(try batch.tensor("features").shape[0])
     }
 }
 

@@ -184,7 +184,7 @@ func metricsText(_ root: URL, version: Int = 0) throws -> String {
 /// Logs its training loss per step and as an epoch mean (`train_loss_step`, `train_loss_epoch`).
 final class EpochMeanClassifier: TinyClassifier, @unchecked Sendable {
     override func trainingStep(_ batch: Batch, batchIndex: Int) throws -> Tensor? {
-        let loss = Loss.crossEntropy(self(batch.features), batch.labels)
+        let loss = Loss.crossEntropy(self(try batch.tensor("features")), try batch.tensor("target"))
         log("train_loss", loss, onStep: true, onEpoch: true)
         return loss
     }

@@ -24,11 +24,11 @@ final class NormalizedClassifier: TrainingModule, @unchecked Sendable {
     override func forward(_ input: Tensor) -> Tensor { output(norm(hidden(input)).relu()) }
 
     override func trainingStep(_ batch: Batch, batchIndex: Int) throws -> Tensor? {
-        Loss.crossEntropy(self(batch.features), batch.labels)
+        Loss.crossEntropy(self(try batch.tensor("features")), try batch.tensor("target"))
     }
 
     override func validationStep(_ batch: Batch, batchIndex: Int) throws -> Tensor? {
-        let loss = Loss.crossEntropy(self(batch.features), batch.labels)
+        let loss = Loss.crossEntropy(self(try batch.tensor("features")), try batch.tensor("target"))
         log("val_loss", loss)
         return loss
     }

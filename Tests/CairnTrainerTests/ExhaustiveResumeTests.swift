@@ -91,7 +91,7 @@ class SaveEverywhere: Callback, @unchecked Sendable {
 /// schedule, a strict epoch plateau monitor and a lenient per-step one on `val_loss`.
 final class ResumeProbe: TinyClassifier, @unchecked Sendable {
     override func trainingStep(_ batch: Batch, batchIndex: Int) throws -> Tensor? {
-        let loss = Loss.crossEntropy(self(batch.features), batch.labels)
+        let loss = Loss.crossEntropy(self(try batch.tensor("features")), try batch.tensor("target"))
         log("train_loss", loss, onStep: true, onEpoch: true)
         return loss
     }

@@ -33,7 +33,7 @@ final class ClockAdvancer: Callback, @unchecked Sendable {
 /// Logs its validation loss under a name holding `/`, as `self.log("val/loss", ...)` in Lightning.
 final class SlashMetricClassifier: TinyClassifier, @unchecked Sendable {
     override func validationStep(_ batch: Batch, batchIndex: Int) throws -> Tensor? {
-        let loss = Loss.crossEntropy(self(batch.features), batch.labels)
+        let loss = Loss.crossEntropy(self(try batch.tensor("features")), try batch.tensor("target"))
         log("val/loss", loss)
         return loss
     }

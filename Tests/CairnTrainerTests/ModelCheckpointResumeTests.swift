@@ -8,8 +8,8 @@ import Testing
 /// Logs `val_acc` (share of rows whose larger logit is the label) beside `val_loss`.
 final class AccuracyClassifier: TinyClassifier, @unchecked Sendable {
     override func validationStep(_ batch: Batch, batchIndex: Int) throws -> Tensor? {
-        let logits = self(batch.features)
-        let scores = logits.scalars, labels = batch.labels.scalars
+        let logits = self(try batch.tensor("features"))
+        let scores = logits.scalars, labels = try batch.tensor("target").scalars
         let rows = labels.count
         let correct = (0..<rows).filter { row in (scores[2 * row + 1] > scores[2 * row] ? 1 : 0) == Int(labels[row]) }.count
         log("val_acc", Double(correct) / Double(rows))

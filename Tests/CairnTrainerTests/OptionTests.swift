@@ -89,3 +89,33 @@ final class SanityCheckSpy: Callback, @unchecked Sendable {
     var sanityChecked = false
     override func onSanityCheckStart(_ trainer: Trainer, _ module: TrainingModule) throws { sanityChecked = true }
 }
+
+/// Any subset of options, in any order, with the same defaults as the full initializer.
+@Suite struct OptionsConfigurationTests {
+    @Test func aClosureSetsAnySubsetInAnyOrder() throws {
+        let configured = Trainer.Options {
+            $0.enableModelSummary = false
+            $0.accumulateGradBatches = 4
+            $0.maxSteps = 12
+        }
+        var expected = Trainer.Options()
+        expected.maxSteps = 12
+        expected.accumulateGradBatches = 4
+        expected.enableModelSummary = false
+        #expect(String(describing: configured) == String(describing: expected))
+        let defaults = Trainer.Options { _ in }
+        #expect(defaults.numSanityValSteps == 2 && defaults.logEveryNSteps == 50 && defaults.checkValEveryNEpoch == 1)
+        #expect(defaults.enableCheckpointing && defaults.enableProgressBar && defaults.gradientClipAlgorithm == .norm)
+        #expect(String(describing: defaults) == String(describing: Trainer.Options()))
+    }
+
+    @Test func anOptionOutOfRangeIsAThrownErrorNamingIt() {
+        #expect(throws: TrainerError.invalidOption(name: "accumulateGradBatches", reason: "0 must be at least 1")) {
+            try Trainer(Trainer.Options { $0.accumulateGradBatches = 0 })
+        }
+        #expect(throws: TrainerError.invalidOption(name: "checkValEveryNEpoch", reason: "must be at least 1")) {
+            try Trainer(Trainer.Options { $0.checkValEveryNEpoch = 0 })
+        }
+        #expect(throws: TrainerError.self) { try Trainer(Trainer.Options { $0.numSanityValSteps = -1 }) }
+    }
+}

@@ -20,7 +20,7 @@ final class TextCollector: @unchecked Sendable {
 /// TinyClassifier that puts its validation loss on the progress bar and has an example input.
 final class BarClassifier: TinyClassifier, @unchecked Sendable {
     override func validationStep(_ batch: Batch, batchIndex: Int) throws -> Tensor? {
-        let loss = Loss.crossEntropy(self(batch.features), batch.labels)
+        let loss = Loss.crossEntropy(self(try batch.tensor("features")), try batch.tensor("target"))
         log("val_loss", loss, progressBar: true)
         return loss
     }

@@ -26,9 +26,9 @@ import Testing
         let replay = try #require(try freshData().trainLoader())
         try replay.startEpoch(4)
         var batches = 0
-        withNoGrad {
-            while let batch = replay.nextBatch() {
-                _ = reference(batch.features)
+        try withNoGrad {
+            while let batch = try replay.nextBatch() {
+                _ = reference(try batch.tensor("features"))
                 batches += 1
             }
         }

@@ -42,19 +42,19 @@ class TinyClassifier: TrainingModule, @unchecked Sendable {
     override func forward(_ input: Tensor) -> Tensor { output(dropout(hidden(input).relu())) }
 
     override func trainingStep(_ batch: Batch, batchIndex: Int) throws -> Tensor? {
-        let loss = Loss.crossEntropy(self(batch.features), batch.labels)
+        let loss = Loss.crossEntropy(self(try batch.tensor("features")), try batch.tensor("target"))
         log("train_loss", loss)
         return loss
     }
 
     override func validationStep(_ batch: Batch, batchIndex: Int) throws -> Tensor? {
-        let loss = Loss.crossEntropy(self(batch.features), batch.labels)
+        let loss = Loss.crossEntropy(self(try batch.tensor("features")), try batch.tensor("target"))
         log("val_loss", loss)
         return loss
     }
 
     override func testStep(_ batch: Batch, batchIndex: Int) throws -> Tensor? {
-        let loss = Loss.crossEntropy(self(batch.features), batch.labels)
+        let loss = Loss.crossEntropy(self(try batch.tensor("features")), try batch.tensor("target"))
         log("test_loss", loss)
         return loss
     }

@@ -78,7 +78,7 @@ final class TrivialModule: TrainingModule, @unchecked Sendable {
     }
 
     override func forward(_ input: Tensor) -> Tensor { layer(input) }
-    override func trainingStep(_ batch: Batch, batchIndex: Int) throws -> Tensor? { self(batch.features).sum() }
+    override func trainingStep(_ batch: Batch, batchIndex: Int) throws -> Tensor? { self(try batch.tensor("features")).sum() }
     override func configureOptimizers() throws -> Optimizer { SGD(parameters(), lr: 1e-6) }
 }
 
@@ -102,7 +102,7 @@ final class NoOpBatchCallback: Callback, @unchecked Sendable {
 let oneRowBatch: Batch = {
     do {
         let dataset = try CSVDataset(text: "x,label\n0.5,0", file: "one-row.csv")
-        guard let batch = DataLoader(dataset, batchSize: 1, shuffle: false).epochBatches().first else { fail("no batch") }
+        guard let batch = try DataLoader(dataset, batchSize: 1, shuffle: false).epochBatches().first else { fail("no batch") }
         return batch
     } catch {
         fail("cannot build the batch: \(error)")
@@ -176,7 +176,7 @@ final class DigitsModule: TrainingModule, @unchecked Sendable {
     override var members: [(name: String, member: Member)] { network.members }
     override func forward(_ input: Tensor) -> Tensor { network(input) }
     override func trainingStep(_ batch: Batch, batchIndex: Int) throws -> Tensor? {
-        Loss.crossEntropy(self(batch.features), batch.labels)
+        Loss.crossEntropy(self(try batch.tensor("features")), try batch.tensor("target"))
     }
     override func configureOptimizers() throws -> Optimizer { Adam(parameters(), lr: 1e-3) }
 }

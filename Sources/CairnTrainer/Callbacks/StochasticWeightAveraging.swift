@@ -136,10 +136,10 @@ public final class StochasticWeightAveraging: Callback, @unchecked Sendable {
         module.train()
         try loader.startEpoch(trainer.currentEpoch)
         let batchLimit = min(loader.batchesPerEpoch, trainer.options.limitTrainBatches ?? Int.max)
-        withNoGrad {
+        try withNoGrad {
             for _ in 0..<batchLimit {
-                guard let batch = loader.nextBatch() else { break }
-                _ = module(batch.features)
+                guard let batch = try loader.nextBatch() else { break }
+                _ = try module.forward(batch: batch)
             }
         }
         try loader.loadStateDict(position)

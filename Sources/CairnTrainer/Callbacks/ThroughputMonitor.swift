@@ -20,7 +20,7 @@ public final class ThroughputMonitor: Callback, @unchecked Sendable {
     private var window: [(time: Double, batches: Int, samples: Int)] = []
 
     /// A monitor measuring over the last `windowSize` batches.
-    public init(windowSize: Int = 100, batchSize: @escaping @Sendable (Batch) -> Int = { $0.features.shape.first ?? 1 }) {
+    public init(windowSize: Int = 100, batchSize: @escaping @Sendable (Batch) -> Int = { $0.size }) {
         precondition(windowSize >= 2, "ThroughputMonitor: windowSize \(windowSize) must be at least 2")
         self.windowSize = windowSize
         self.batchSize = batchSize
