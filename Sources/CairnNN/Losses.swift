@@ -11,10 +11,22 @@ public enum Loss {
     /// `F.cross_entropy`: optional per-class `weights` (the mean divides by the summed
     /// weights of the targets), `labelSmoothing` mixing in a uniform target, and samples
     /// whose target equals `ignoreIndex` contributing nothing (torch's `ignore_index`).
+    ///
+    /// Logits of higher rank follow torch's layout `[N, C, d1, …]` with targets `[N, d1, …]`;
+    /// for sequence logits with the classes last (`[B, T, V]`) use ``sequenceCrossEntropy(_:_:labelSmoothing:ignoreIndex:reduction:)``.
     public static func crossEntropy(_ logits: Tensor, _ targets: Tensor, weights: [Float]? = nil,
                                     labelSmoothing: Float = 0, ignoreIndex: Int64? = nil,
                                     reduction: LossReduction = .mean) -> Tensor {
-        precondition(logits.rank == 2, "crossEntropy: logits shape \(logits.shape) must be [N, C]")
+        precondition(logits.rank >= 2, "crossEntropy: logits shape \(logits.shape) must be [N, C] or [N, C, d1, …]")
+        if logits.rank > 2 {
+            let classesLast = logits.permute([0] + Array(2..<logits.rank) + [1])
+            let flat = classesLast.reshape([-1, logits.shape[1]])
+            precondition(targets.shape == [logits.shape[0]] + Array(logits.shape.dropFirst(2)),
+                         "crossEntropy: targets shape \(targets.shape) must be logits' \(logits.shape) without axis 1")
+            let perPosition = crossEntropy(flat, flatIndices(targets), weights: weights, labelSmoothing: labelSmoothing,
+                                           ignoreIndex: ignoreIndex, reduction: reduction)
+            return reduction == .none ? perPosition.reshape(targets.shape) : perPosition
+        }
         precondition(labelSmoothing >= 0 && labelSmoothing <= 1, "crossEntropy: label smoothing \(labelSmoothing) must be in [0, 1]")
         let logProbabilities = logits.logSoftmax(axis: 1)
         let nll = negativeLogLikelihood(logProbabilities, targets, weights: weights, ignoreIndex: ignoreIndex,
@@ -27,6 +39,24 @@ public enum Loss {
         let weightSum = targetWeights(targets, weights: weights, classes: classes, ignoreIndex: ignoreIndex).sum()
         let smoothReduced = reduce(smooth, reduction: reduction, weightSum: weightSum)
         return (1 - labelSmoothing) * nll + (labelSmoothing / Float(classes)) * smoothReduced
+    }
+
+    /// Cross-entropy of sequence logits with the classes last, `[B, T, V]` (any leading axes),
+    /// against class indices `[B, T]`: `F.cross_entropy(logits.view(-1, V), targets.view(-1), …)`,
+    /// the way language models are trained; with `.none` the losses keep the targets' shape.
+    public static func sequenceCrossEntropy(_ logits: Tensor, _ targets: Tensor, labelSmoothing: Float = 0,
+                                            ignoreIndex: Int64? = nil, reduction: LossReduction = .mean) -> Tensor {
+        precondition(logits.rank >= 2 && Array(logits.shape.dropLast()) == targets.shape,
+                     "sequenceCrossEntropy: logits \(logits.shape) must be targets' shape \(targets.shape) plus the classes")
+        let classes = logits.shape[logits.rank - 1]
+        let losses = crossEntropy(logits.reshape([-1, classes]), flatIndices(targets), labelSmoothing: labelSmoothing,
+                                  ignoreIndex: ignoreIndex, reduction: reduction)
+        return reduction == .none ? losses.reshape(targets.shape) : losses
+    }
+
+    /// `targets` as a flat I64 tensor (reshape would make it Float32).
+    static func flatIndices(_ targets: Tensor) -> Tensor {
+        Tensor(int64s: targets.integers)
     }
 
     /// Negative log-likelihood of `logProbabilities` [N, C] at `targets` [N], as `F.nll_loss`;

@@ -43,6 +43,18 @@ import Testing
             expectClose(loss, outputs[0], name)
             return
         }
+        if fixture["layer"].string == "sequence_cross_entropy" {
+            let rows = fixture["targets"].array.map(\.ints)
+            let targets = Tensor(indices: rows.flatMap { $0 }, shape: [rows.count, rows.first?.count ?? 0])
+            let reduction: LossReduction = switch fixture["reduction"].string { case "sum": .sum; case "none": .none; default: .mean }
+            let smoothing = Float(fixture["label_smoothing"].number), ignore = Int64(fixture["ignore_index"].number)
+            let sequence = Loss.sequenceCrossEntropy(inputs[0], targets, labelSmoothing: smoothing, ignoreIndex: ignore, reduction: reduction)
+            expectClose(sequence, outputs[0], "\(name) [B, T, V]")
+            let channels = Loss.crossEntropy(inputs[0].transpose(1, 2), targets, labelSmoothing: smoothing, ignoreIndex: ignore,
+                                             reduction: reduction)
+            expectClose(channels, outputs[1], "\(name) [N, C, d]")
+            return
+        }
         let layer = try #require(makeLayer(fixture), "\(name): unknown layer")
         // Loading torch's own state_dict strictly also checks that the key names agree.
         try layer.loadStateDict(fixture["state"].stateDict)

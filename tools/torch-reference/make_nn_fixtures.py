@@ -174,6 +174,23 @@ def layer_cases(generator: torch.Generator) -> list[dict]:
                               "layer": "cross_entropy", "label_smoothing": smoothing, "ignore_index": ignore_index,
                               "weight": values(weight) if use_weight else None,
                               "inputs": [encode(logits)], "targets": targets.tolist(), "outputs": [encode(loss)]})
+
+    # Sequence logits [B, T, V] against [B, T] targets, as a language model is trained, and
+    # the same logits in torch's own [N, C, d] layout; with smoothing, an ignored index, and
+    # per-position losses. Appended last so that the cases above keep their numbers.
+    logits = rand(2, 5, 4)
+    targets = torch.tensor([[0, 3, 1, 1, 2], [3, 2, 2, 0, 1]])
+    for smoothing, ignore_index, reduction in ((0.0, -100, "mean"), (0.1, 2, "mean"), (0.0, 3, "sum"), (0.2, 1, "none")):
+        flat = F.cross_entropy(logits.reshape(-1, 4), targets.reshape(-1), label_smoothing=smoothing,
+                               ignore_index=ignore_index, reduction=reduction)
+        channels = F.cross_entropy(logits.transpose(1, 2), targets, label_smoothing=smoothing,
+                                   ignore_index=ignore_index, reduction=reduction)
+        if reduction == "none":
+            flat = flat.reshape(targets.shape)
+        cases.append({"name": f"sequence_cross_entropy_ls{smoothing}_ignore{ignore_index}_{reduction}",
+                      "layer": "sequence_cross_entropy", "label_smoothing": smoothing, "ignore_index": ignore_index,
+                      "reduction": reduction, "inputs": [encode(logits)], "targets": targets.tolist(),
+                      "outputs": [encode(flat), encode(channels)]})
     return cases
 
 

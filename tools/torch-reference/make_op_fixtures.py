@@ -45,6 +45,12 @@ CONVENTIONS = {
     "relu": "max(x, 0); no input is within 0.05 of 0.",
     "gelu": "F.gelu(x, approximate=args.approximate): 'none' = x * Phi(x) with the exact normal CDF (erf); 'tanh' = 0.5*x*(1+tanh(sqrt(2/pi)*(x+0.044715*x^3))).",
     "tanh": "torch.tanh.",
+    "rsqrt": "torch.rsqrt; inputs are positive.",
+    "erf": "torch.erf.",
+    "silu": "F.silu: x * sigmoid(x).",
+    "masked_fill": "inputs[0].masked_fill(inputs[1], args.value); inputs[1] is a BOOL mask broadcast to inputs[0].",
+    "masked_softmax": "F.softmax(inputs[0].masked_fill(inputs[1], -inf), dim=args.dim); every lane keeps at least one open place.",
+    "split": "torch.split(inputs[0], args.sizes, dim=args.dim)[args.index].",
     "sigmoid": "1 / (1 + exp(-x)).",
     "softmax": "F.softmax(x, dim=args.dim); dim may be negative (counts from the end).",
     "log_softmax": "F.log_softmax(x, dim=args.dim); dim may be negative.",
@@ -186,7 +192,7 @@ def apply_op(op: str, x: list[torch.Tensor], a: dict) -> torch.Tensor:
     """The single place where JSON args are turned into a torch call."""
     elementwise = {"neg": torch.neg, "exp": torch.exp, "log": torch.log, "sqrt": torch.sqrt,
                    "abs": torch.abs, "relu": torch.relu, "tanh": torch.tanh,
-                   "sigmoid": torch.sigmoid}
+                   "sigmoid": torch.sigmoid, "rsqrt": torch.rsqrt, "erf": torch.erf, "silu": F.silu}
     binary = {"add": torch.add, "sub": torch.sub, "mul": torch.mul, "div": torch.div,
               "matmul": torch.matmul, "eq": torch.eq, "lt": torch.lt, "gt": torch.gt}
     if op in elementwise:
@@ -201,6 +207,12 @@ def apply_op(op: str, x: list[torch.Tensor], a: dict) -> torch.Tensor:
         return F.gelu(x[0], approximate=a["approximate"])
     if op == "softmax":
         return F.softmax(x[0], dim=a["dim"])
+    if op == "masked_fill":
+        return x[0].masked_fill(x[1], a["value"])
+    if op == "masked_softmax":
+        return F.softmax(x[0].masked_fill(x[1], float("-inf")), dim=a["dim"])
+    if op == "split":
+        return torch.split(x[0], a["sizes"], dim=a["dim"])[a["index"]]
     if op == "log_softmax":
         return F.log_softmax(x[0], dim=a["dim"])
     if op in ("sum", "mean"):
@@ -313,6 +325,23 @@ def build_cases(fx: Fixtures) -> None:
     comparison_cases(fx)
     convolution_cases(fx)
     loss_cases(fx)
+    sequence_cases(fx)  # last, so that the cases above keep their random inputs
+
+
+def sequence_cases(fx: Fixtures) -> None:
+    fx.add("rsqrt", "rsqrt", [fx.uniform(3, 4, low=0.1, high=3.0)])
+    fx.add("erf", "erf", [fx.normal(3, 4, scale=1.5)])
+    fx.add("silu", "silu", [fx.normal(3, 4, scale=3.0)])
+    fx.add("masked_fill", "masked_fill", [fx.normal(2, 3, 4), fx.normal(1, 3, 4) > 0.3], {"value": -2.5})
+    causal = torch.triu(torch.ones(4, 4, dtype=torch.bool), diagonal=1)
+    fx.add("masked_softmax_causal", "masked_softmax", [fx.normal(2, 4, 4, scale=2.0), causal], {"dim": -1})
+    padding = torch.tensor([[False, False, True, True], [False, False, False, True]]).reshape(2, 1, 4)
+    fx.add("masked_softmax_key_padding", "masked_softmax", [fx.normal(2, 3, 4, scale=2.0), padding], {"dim": -1})
+    x = fx.normal(2, 9)
+    for index in range(3):
+        fx.add(f"split_dim1_piece{index}", "split", [x.clone()], {"sizes": [3, 2, 4], "dim": 1, "index": index})
+    fx.add("split_negative_dim_3d", "split", [fx.normal(2, 6, 3)], {"sizes": [4, 2], "dim": -2, "index": 1})
+    fx.add("matmul_batched_attention_scores", "matmul", [fx.normal(2, 4, 5, 8), fx.normal(2, 4, 8, 5)])
 
 
 def matmul_cases(fx: Fixtures) -> None:

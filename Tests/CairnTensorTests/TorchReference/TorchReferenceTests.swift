@@ -13,7 +13,8 @@ struct TorchReferenceTests {
         for op in ["matmul", "add", "sub", "mul", "div", "neg", "exp", "log", "sqrt", "pow", "abs", "clamp",
                    "relu", "gelu", "tanh", "sigmoid", "softmax", "log_softmax", "sum", "mean", "max", "min",
                    "var", "reshape", "transpose", "permute", "slice", "index_select", "gather", "cat", "stack",
-                   "where", "eq", "lt", "gt", "argmax", "conv2d", "max_pool2d", "avg_pool2d"] {
+                   "where", "eq", "lt", "gt", "argmax", "conv2d", "max_pool2d", "avg_pool2d",
+                   "rsqrt", "erf", "silu", "masked_fill", "masked_softmax", "split"] {
             #expect(ops.contains(op), "no reference case for \(op)")
         }
     }
@@ -80,6 +81,14 @@ struct TorchReferenceTests {
         case "relu": return x.relu()
         case "tanh": return x.tanh()
         case "sigmoid": return x.sigmoid()
+        case "rsqrt": return x.rsqrt()
+        case "erf": return x.erf()
+        case "silu": return x.silu()
+        case "masked_fill": return reference.double("value").map { x.maskedFill(inputs[1], with: Float($0)) }
+        case "masked_softmax": return x.softmax(axis: dim, masking: inputs[1])
+        case "split":
+            guard let sizes = reference.ints("sizes"), let index = reference.int("index") else { return nil }
+            return x.split(sizes, axis: dim)[index]
         case "pow":
             if inputs.count == 2 { return x.pow(inputs[1]) }
             return reference.double("exponent").map { x.pow(Float($0)) }

@@ -1,0 +1,83 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+// The ops sequence models need beyond the classifier's: rsqrt and erf for normalisation and
+// exact GELU, SiLU, masked fill and masked softmax for attention, splitting for fused projections.
+
+extension Tensor {
+    /// Elementwise 1/√x (torch.rsqrt).
+    public func rsqrt() -> Tensor {
+        let x = scalars, y = mapScalars { 1 / sqrtf($0) }
+        return .result(shape: shape, scalars: y, inputs: [self]) { gradient in
+            [Tensor.gradientMap(gradient, x, y) { g, _, y in -0.5 * g * y * y * y }]
+        }
+    }
+
+    /// Elementwise error function (torch.erf).
+    public func erf() -> Tensor {
+        let x = scalars, y = mapScalars { erff($0) }
+        return .result(shape: shape, scalars: y, inputs: [self]) { gradient in
+            [Tensor.gradientMap(gradient, x, y) { g, x, _ in g * 1.128_379_2 * expf(-x * x) }]
+        }
+    }
+
+    /// Elementwise x·σ(x) (torch's SiLU, also called swish).
+    public func silu() -> Tensor {
+        let x = scalars
+        let y = mapScalars { $0 >= 0 ? $0 / (1 + expf(-$0)) : $0 * expf($0) / (1 + expf($0)) }
+        return .result(shape: shape, scalars: y, inputs: [self]) { gradient in
+            [Tensor.gradientMap(gradient, x, y) { g, x, _ in
+                let s = x >= 0 ? 1 / (1 + expf(-x)) : expf(x) / (1 + expf(x))
+                return g * s * (1 + x * (1 - s))
+            }]
+        }
+    }
+
+    /// `value` where `mask` (any dtype, nonzero is true, broadcast to this shape) holds, this
+    /// tensor elsewhere (torch's `masked_fill`); no gradient flows to the filled places.
+    public func maskedFill(_ mask: Tensor, with value: Float) -> Tensor {
+        let keep = mask.broadcast(to: shape).scalars.map { $0 == 0 }
+        var y = scalars
+        for index in y.indices where !keep[index] { y[index] = value }
+        return .result(shape: shape, scalars: y, inputs: [self]) { [shape] gradient in
+            var passed = gradient.scalars
+            for index in passed.indices where !keep[index] { passed[index] = 0 }
+            return [Tensor(shape: shape, scalars: passed)]
+        }
+    }
+
+    /// Softmax along `axis` over the places `mask` leaves open: where `mask` (broadcast to this
+    /// shape) is nonzero the probability is 0, as `softmax(x.masked_fill(mask, -inf))`. A lane
+    /// masked everywhere gives NaN, as in torch.
+    public func softmax(axis: Int, masking mask: Tensor) -> Tensor {
+        maskedFill(mask, with: -.infinity).softmax(axis: axis)
+    }
+
+    /// Pieces of `sizes` along `axis`, which must add up to its length (torch.split with a list).
+    public func split(_ sizes: [Int], axis: Int) -> [Tensor] {
+        let axis = Shape.axis(axis, rank: rank, op: "split")
+        precondition(sizes.allSatisfy { $0 >= 0 } && sizes.reduce(0, +) == shape[axis],
+                     "split: sizes \(sizes) do not add up to \(shape[axis]), axis \(axis) of \(shape)")
+        var start = 0
+        return sizes.map { size in
+            defer { start += size }
+            return slice(axis: axis, start: start, end: start + size)
+        }
+    }
+
+    /// `count` equal pieces along `axis`, whose length `count` must divide.
+    public func chunk(_ count: Int, axis: Int) -> [Tensor] {
+        let axis = Shape.axis(axis, rank: rank, op: "chunk")
+        precondition(count > 0 && shape[axis] % count == 0, "chunk: \(count) pieces do not divide \(shape[axis]), axis \(axis) of \(shape)")
+        return split([Int](repeating: shape[axis] / count, count: count), axis: axis)
+    }
+
+    /// The last two axes swapped (torch's `.mT`), for batched matrix products.
+    public var mT: Tensor {
+        precondition(rank >= 2, "mT: shape \(shape) has fewer than two axes")
+        return transpose(-2, -1)
+    }
+}

@@ -1,0 +1,42 @@
+import CairnTensor
+import Testing
+
+/// Finite-difference checks of the ops sequence models use.
+@Suite struct SequenceOpGradientTests {
+    @Test func elementwise() {
+        checkGradients([sample([6], low: 0.3, high: 3)]) { $0[0].rsqrt() }
+        checkGradients([sample([6], low: -2, high: 2)]) { $0[0].erf() }
+        checkGradients([sample([6], low: -4, high: 4)]) { $0[0].silu() }
+    }
+
+    @Test func maskedFillAndMaskedSoftmax() {
+        let mask = Tensor(shape: [1, 4], scalars: [0, 1, 0, 1])
+        checkGradients([sample([3, 4])]) { $0[0].maskedFill(mask, with: 0.5) * $0[0] }
+        let causal = Tensor(shape: [4, 4], scalars: (0..<16).map { $0 % 4 > $0 / 4 ? 1 : 0 })
+        checkGradients([sample([2, 4, 4], low: -2, high: 2)]) { $0[0].softmax(axis: -1, masking: causal) * sample([2, 4, 4], seed: 9) }
+    }
+
+    @Test func splitChunkAndBatchedTransposes() {
+        checkGradients([sample([2, 9])]) { x in
+            let pieces = x[0].split([3, 2, 4], axis: 1)
+            return pieces[0].sum(axis: 1) * pieces[1].sum(axis: 1) + pieces[2].exp().sum(axis: 1)
+        }
+        checkGradients([sample([2, 6, 3])]) { x in
+            let (q, k) = (x[0].chunk(2, axis: 1)[0], x[0].chunk(2, axis: 1)[1])
+            return q.matmul(k.mT).softmax(axis: -1) * sample([2, 3, 3], seed: 4)
+        }
+    }
+
+    /// Masks as attention uses them: a causal mask never lets a later place weigh in, and a
+    /// lane keeps its probabilities summing to one over the open places.
+    @Test func causalMaskReadsNoLaterPlace() {
+        let scores = sample([1, 4, 4], low: -3, high: 3)
+        let causal = Tensor(shape: [4, 4], scalars: (0..<16).map { $0 % 4 > $0 / 4 ? 1 : 0 })
+        let weights = scores.softmax(axis: -1, masking: causal).scalars
+        for row in 0..<4 {
+            let lane = Array(weights[(row * 4)..<(row * 4 + 4)])
+            #expect(lane[(row + 1)...].allSatisfy { $0 == 0 })
+            #expect(Swift.abs(lane.reduce(0, +) - 1) < 1e-6)
+        }
+    }
+}
