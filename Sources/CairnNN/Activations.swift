@@ -28,3 +28,8 @@ public final class Tanh: Module, @unchecked Sendable {
 public final class Sigmoid: Module, @unchecked Sendable {
     override public func forward(_ input: Tensor) -> Tensor { input.sigmoid() }
 }
+
+/// `x·σ(x)` (torch's SiLU) as a module.
+public final class SiLU: Module, @unchecked Sendable {
+    override public func forward(_ input: Tensor) -> Tensor { input.silu() }
+}

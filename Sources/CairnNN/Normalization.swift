@@ -119,12 +119,36 @@ public final class LayerNorm: Module, @unchecked Sendable {
     }
 
     override public func forward(_ input: Tensor) -> Tensor {
-        let trailing = weight.value.shape
-        precondition(input.rank >= trailing.count && Array(input.shape.suffix(trailing.count)) == trailing,
-                     "LayerNorm: input shape \(input.shape) does not end in \(trailing)")
-        let axes = Array((input.rank - trailing.count)..<input.rank)
+        let axes = normalizedAxes(of: input, trailing: weight.value.shape, layer: "LayerNorm")
         let mean = input.mean(axes: axes, keepDims: true)
         let variance = input.variance(axes: axes, correction: 0, keepDims: true)
         return (input - mean) / (variance + eps).sqrt() * weight.value + bias.value
     }
+}
+
+/// Root-mean-square normalisation over the trailing axes, as `nn.RMSNorm`: `x / √(mean(x²) + eps) · weight`.
+public final class RMSNorm: Module, @unchecked Sendable {
+    public let weight: Parameter
+    /// Added to the mean square; nil uses Float32's machine epsilon, as torch.
+    public let eps: Float?
+
+    public init(_ normalizedShape: [Int], eps: Float? = nil) {
+        precondition(!normalizedShape.isEmpty && normalizedShape.allSatisfy { $0 > 0 },
+                     "RMSNorm: normalized shape \(normalizedShape) must be non-empty and positive")
+        weight = Parameter(.ones(normalizedShape))
+        self.eps = eps
+        super.init()
+    }
+
+    override public func forward(_ input: Tensor) -> Tensor {
+        let axes = normalizedAxes(of: input, trailing: weight.value.shape, layer: "RMSNorm")
+        return input * ((input * input).mean(axes: axes, keepDims: true) + (eps ?? .ulpOfOne)).rsqrt() * weight.value
+    }
+}
+
+/// The trailing axes of `input` that a norm over `trailing` covers; stops on a shape mismatch.
+func normalizedAxes(of input: Tensor, trailing: [Int], layer: String) -> [Int] {
+    precondition(input.rank >= trailing.count && Array(input.shape.suffix(trailing.count)) == trailing,
+                 "\(layer): input shape \(input.shape) does not end in \(trailing)")
+    return Array((input.rank - trailing.count)..<input.rank)
 }

@@ -25,6 +25,7 @@ enum JSONValue: Decodable {
     var array: [JSONValue] { if case let .array(list) = self { return list } else { return [] } }
     var number: Double { if case let .number(value) = self { return value } else { return .nan } }
     var string: String { if case let .string(text) = self { return text } else { return "" } }
+    var isTrue: Bool { if case .bool(true) = self { return true } else { return false } }
     var floats: [Float] { array.map { Float($0.number) } }
     var ints: [Int] { array.map { Int($0.number) } }
 
@@ -54,14 +55,18 @@ enum JSONValue: Decodable {
 }
 
 enum TorchFixture {
-    static let root: JSONValue = {
+    static let root: JSONValue = load("torch-nn.json")
+    /// Fixtures/torch-sequence.json, from tools/torch-reference/make_sequence_fixtures.py.
+    static let sequence: JSONValue = load("torch-sequence.json")
+
+    static func load(_ name: String) -> JSONValue {
         let path = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-            .appendingPathComponent("../../Fixtures/torch-nn.json").standardized
+            .appendingPathComponent("../../Fixtures/\(name)").standardized
         guard let data = try? Data(contentsOf: path), let value = try? JSONDecoder().decode(JSONValue.self, from: data) else {
             return .null
         }
         return value
-    }()
+    }
 
     /// The largest `|actual - expected| / (atol + rtol·|expected|)`; ≤ 1 means within tolerance.
     static func toleranceRatio(_ actual: [Float], _ expected: [Float], atol: Float = 1e-5, rtol: Float = 1e-5) -> Float {

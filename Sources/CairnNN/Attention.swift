@@ -1,0 +1,166 @@
+import CairnTensor
+
+/// Multi-head attention with PyTorch's parameters and names (`nn.MultiheadAttention`):
+/// `in_proj_weight` [3E, E] and `in_proj_bias` [3E] hold the query, key and value projections
+/// stacked, `out_proj` is a Linear(E, E). Inputs are `[T, B, E]`, or `[B, T, E]` with
+/// `batchFirst`, as torch.
+public final class MultiheadAttention: Module, @unchecked Sendable {
+    /// Stacked query, key and value projection weights, [3E, E].
+    public let inProjWeight: Parameter
+    /// Stacked projection biases, [3E], if any.
+    public let inProjBias: Parameter?
+    /// The output projection.
+    public let outProj: Linear
+    /// Dropout on the attention weights (training only).
+    public let attentionDropout: Dropout
+    public let embedDim: Int
+    public let numHeads: Int
+    /// Whether inputs and outputs are `[B, T, E]` rather than torch's default `[T, B, E]`.
+    public let batchFirst: Bool
+
+    /// Initialised as torch: Xavier-uniform projections, zero biases.
+    public init(embedDim: Int, numHeads: Int, dropout: Float = 0, bias: Bool = true, batchFirst: Bool = false,
+                rng: inout RandomGenerator) {
+        precondition(embedDim > 0 && numHeads > 0 && embedDim % numHeads == 0,
+                     "MultiheadAttention: embedDim \(embedDim) must be a positive multiple of numHeads \(numHeads)")
+        let bound = (6 / Float(embedDim + 3 * embedDim)).squareRoot()
+        inProjWeight = Parameter(Tensor.uniform([3 * embedDim, embedDim], low: -bound, high: bound, rng: &rng))
+        inProjBias = bias ? Parameter(.zeros([3 * embedDim])) : nil
+        outProj = Linear(embedDim, embedDim, bias: bias, rng: &rng)
+        outProj.bias?.value.withUnsafeMutableScalars { scalars in scalars.update(repeating: 0) }
+        attentionDropout = Dropout(p: dropout, seed: rng.next())
+        self.embedDim = embedDim
+        self.numHeads = numHeads
+        self.batchFirst = batchFirst
+        super.init()
+    }
+
+    // The dropout holds no state; torch has no `attention_dropout` entry.
+    override public var members: [(name: String, member: Member)] {
+        var found: [(name: String, member: Member)] = [("in_proj_weight", .parameter(inProjWeight))]
+        if let inProjBias { found.append(("in_proj_bias", .parameter(inProjBias))) }
+        found.append(("out_proj", .module(outProj)))
+        return found
+    }
+
+    /// Self-attention without masks.
+    override public func forward(_ input: Tensor) -> Tensor {
+        attend(query: input, key: input, value: input).output
+    }
+
+    /// Attention of `query` over `key` and `value`. `keyPaddingMask` `[B, S]` is true (nonzero)
+    /// at keys to ignore; `attentionMask` `[T, S]` or `[B·H, T, S]` is true where a query may not
+    /// look (`causalMask(_:)` makes the usual one). Returns the output and, with
+    /// `needWeights`, the weights averaged over heads `[B, T, S]`, as torch.
+    public func attend(query: Tensor, key: Tensor, value: Tensor, keyPaddingMask: Tensor? = nil,
+                       attentionMask: Tensor? = nil, needWeights: Bool = false) -> (output: Tensor, weights: Tensor?) {
+        // Work in [B, T, E].
+        let (q0, k0, v0) = batchFirst ? (query, key, value) : (query.transpose(0, 1), key.transpose(0, 1), value.transpose(0, 1))
+        precondition(q0.rank == 3 && q0.shape[2] == embedDim, "MultiheadAttention: query shape \(query.shape) does not end in \(embedDim)")
+        let batch = q0.shape[0], targets = q0.shape[1], sources = k0.shape[1], headDim = embedDim / numHeads
+        let weights = inProjWeight.value.chunk(3, axis: 0)
+        let biases = inProjBias?.value.chunk(3, axis: 0)
+        func project(_ x: Tensor, _ index: Int, length: Int) -> Tensor {
+            var y = x.matmul(weights[index].mT)
+            if let biases { y = y + biases[index] }
+            return y.reshape([batch, length, numHeads, headDim]).permute([0, 2, 1, 3])  // [B, H, L, D]
+        }
+        let q = project(q0, 0, length: targets), k = project(k0, 1, length: sources), v = project(v0, 2, length: sources)
+        var scores = q.matmul(k.mT) * (1 / Float(headDim).squareRoot())  // [B, H, T, S]
+        if let attentionMask {
+            let mask = attentionMask.rank == 3 ? attentionMask.reshape([batch, numHeads, targets, sources]) : attentionMask
+            scores = attentionMask.dtype == .bool ? scores.maskedFill(mask, with: -.infinity) : scores + mask
+        }
+        if let keyPaddingMask {
+            scores = scores.maskedFill(keyPaddingMask.reshape([batch, 1, 1, sources]), with: -.infinity)
+        }
+        let probabilities = scores.softmax(axis: -1)
+        let attended = attentionDropout(probabilities).matmul(v)  // [B, H, T, D]
+        var output = outProj(attended.permute([0, 2, 1, 3]).reshape([batch, targets, embedDim]))
+        if !batchFirst { output = output.transpose(0, 1) }
+        return (output, needWeights ? probabilities.mean(axis: 1) : nil)
+    }
+
+    /// The `[T, T]` mask that hides later positions (true above the diagonal), as
+    /// `nn.Transformer.generate_square_subsequent_mask` but boolean.
+    public static func causalMask(_ length: Int) -> Tensor {
+        Tensor(shape: [length, length], scalars: (0..<(length * length)).map { $0 % length > $0 / length ? 1 : 0 }).to(.bool)
+    }
+}
+
+/// The activation between a transformer layer's two linear maps.
+public enum TransformerActivation: String, Sendable {
+    case relu, gelu
+}
+
+/// One Transformer encoder layer as `nn.TransformerEncoderLayer`: self-attention and a
+/// feed-forward block, each with dropout, a residual and LayerNorm, post-norm by default or
+/// pre-norm with `normFirst`. State-dict names are torch's (`self_attn.in_proj_weight`,
+/// `linear1.weight`, `norm1.weight`, …).
+public final class TransformerEncoderLayer: Module, @unchecked Sendable {
+    public let selfAttn: MultiheadAttention
+    public let linear1: Linear
+    public let dropout: Dropout
+    public let linear2: Linear
+    public let norm1: LayerNorm
+    public let norm2: LayerNorm
+    public let dropout1: Dropout
+    public let dropout2: Dropout
+    public let activation: TransformerActivation
+    public let normFirst: Bool
+
+    public init(dModel: Int, nhead: Int, dimFeedforward: Int = 2048, dropout: Float = 0.1,
+                activation: TransformerActivation = .relu, layerNormEps: Float = 1e-5, batchFirst: Bool = false,
+                normFirst: Bool = false, bias: Bool = true, rng: inout RandomGenerator) {
+        selfAttn = MultiheadAttention(embedDim: dModel, numHeads: nhead, dropout: dropout, bias: bias, batchFirst: batchFirst, rng: &rng)
+        linear1 = Linear(dModel, dimFeedforward, bias: bias, rng: &rng)
+        self.dropout = Dropout(p: dropout, seed: rng.next())
+        linear2 = Linear(dimFeedforward, dModel, bias: bias, rng: &rng)
+        norm1 = LayerNorm([dModel], eps: layerNormEps)
+        norm2 = LayerNorm([dModel], eps: layerNormEps)
+        dropout1 = Dropout(p: dropout, seed: rng.next())
+        dropout2 = Dropout(p: dropout, seed: rng.next())
+        self.activation = activation
+        self.normFirst = normFirst
+        super.init()
+    }
+
+    override public func forward(_ input: Tensor) -> Tensor {
+        encode(input)
+    }
+
+    /// The layer on `source`, with torch's `src_mask` (`attentionMask`) and `src_key_padding_mask`.
+    public func encode(_ source: Tensor, attentionMask: Tensor? = nil, keyPaddingMask: Tensor? = nil) -> Tensor {
+        func attention(_ x: Tensor) -> Tensor {
+            dropout1(selfAttn.attend(query: x, key: x, value: x, keyPaddingMask: keyPaddingMask, attentionMask: attentionMask).output)
+        }
+        func feedForward(_ x: Tensor) -> Tensor {
+            let hidden = linear1(x)
+            return dropout2(linear2(dropout(activation == .relu ? hidden.relu() : hidden.gelu())))
+        }
+        if normFirst {
+            let x = source + attention(norm1(source))
+            return x + feedForward(norm2(x))
+        }
+        let x = norm1(source + attention(source))
+        return norm2(x + feedForward(x))
+    }
+}
+
+/// Learned positional embeddings added to `[B, T, E]` inputs: row `t` of `weight` [maxLength, E] at position `t`.
+public final class PositionalEmbedding: Module, @unchecked Sendable {
+    public let weight: Parameter
+
+    /// Drawn N(0, 1) as torch's Embedding.
+    public init(maxLength: Int, dimension: Int, rng: inout RandomGenerator) {
+        precondition(maxLength > 0 && dimension > 0, "PositionalEmbedding: size \(maxLength)×\(dimension) must be positive")
+        weight = Parameter(Tensor.randn([maxLength, dimension], rng: &rng))
+        super.init()
+    }
+
+    override public func forward(_ input: Tensor) -> Tensor {
+        let length = input.shape[input.rank - 2]
+        precondition(length <= weight.value.shape[0], "PositionalEmbedding: \(length) positions, at most \(weight.value.shape[0])")
+        return input + weight.value.slice(axis: 0, start: 0, end: length)
+    }
+}
