@@ -75,3 +75,17 @@ import Testing
         #expect(SiLU()(Tensor(shape: [2], scalars: [0, 1])).scalars[1] == Tensor(shape: [1], scalars: [1]).silu().scalars[0])
     }
 }
+
+@Suite struct RecurrentLayerNameTests {
+    @Test func lstmAndGRUNamesAndShapesAreTorchs() {
+        var rng = RandomGenerator(seed: 3)
+        let lstm = LSTM(inputSize: 3, hiddenSize: 5, numLayers: 2, rng: &rng)
+        #expect(Array(lstm.stateDict().keys) == ["weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0",
+                                                 "weight_ih_l1", "weight_hh_l1", "bias_ih_l1", "bias_hh_l1"])
+        #expect(lstm.stateDict()["weight_ih_l0"]?.shape == [20, 3] && lstm.stateDict()["weight_ih_l1"]?.shape == [20, 5])
+        let gru = GRU(inputSize: 3, hiddenSize: 5, bias: false, rng: &rng)
+        #expect(Array(gru.stateDict().keys) == ["weight_ih_l0", "weight_hh_l0"] && gru.stateDict()["weight_hh_l0"]?.shape == [15, 5])
+        let result = gru.run(Tensor.zeros([4, 2, 3]))
+        #expect(result.output.shape == [4, 2, 5] && result.h.shape == [1, 2, 5] && result.c == nil)
+    }
+}

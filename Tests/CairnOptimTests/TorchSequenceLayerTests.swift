@@ -8,7 +8,7 @@ import Testing
     static let cases = TorchFixture.sequence["cases"].array
 
     @Test func fixtureHasEveryLayer() {
-        #expect(Set(Self.cases.map { $0["config"]["layer"].string }) == ["mha", "encoder", "rmsnorm"])
+        #expect(Set(Self.cases.map { $0["config"]["layer"].string }) == ["mha", "encoder", "rmsnorm", "lstm", "gru"])
     }
 
     /// The layer a case describes, and how to run it on an input.
@@ -33,6 +33,13 @@ import Testing
                                                 batchFirst: batchFirst, normFirst: config["norm_first"].isTrue, rng: &rng)
             return (layer, { module, x in
                 [(module as? TransformerEncoderLayer)?.encode(x, attentionMask: causal, keyPaddingMask: padding)].compactMap { $0 }
+            })
+        case "lstm", "gru":
+            let layers = RecurrentLayers(config["layer"].string == "lstm" ? .lstm : .gru, inputSize: integer("input"),
+                                         hiddenSize: integer("hidden"), numLayers: integer("layers"), batchFirst: batchFirst, rng: &rng)
+            return (layers, { module, x in
+                guard let result = (module as? RecurrentLayers)?.run(x) else { return [] }
+                return [result.output, result.h, result.c].compactMap { $0 }
             })
         case "rmsnorm":
             return (RMSNorm(config["shape"].ints), { module, x in [module(x)] })

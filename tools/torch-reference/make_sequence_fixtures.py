@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Write Fixtures/torch-sequence.json: PyTorch reference numbers for CairnNN's sequence layers.
 
-Each case builds one torch module (MultiheadAttention, TransformerEncoderLayer, RMSNorm) with
+Each case builds one torch module (MultiheadAttention, TransformerEncoderLayer, RMSNorm, LSTM, GRU) with
 random float32 weights, records its state_dict under torch's own names, runs it in training
 mode with dropout 0 (so that torch's fused inference path is not taken) on fixed inputs and
 masks, and records the outputs and the gradients of sum(output * upstream) for the input and
@@ -85,6 +85,17 @@ def main() -> None:
                                                         src_key_padding_mask=padding if masked else None)]))
     norm = torch.nn.RMSNorm([8])
     cases.append(run("rmsnorm", norm, {"layer": "rmsnorm", "shape": [8]}, rand(2, 3, 8), rand, lambda m, x: [m(x)]))
+    for kind in ("lstm", "gru"):
+        for batch_first in (True, False):
+            module = (torch.nn.LSTM if kind == "lstm" else torch.nn.GRU)(3, 5, num_layers=2, batch_first=batch_first)
+            shape = (2, 4, 3) if batch_first else (4, 2, 3)
+
+            def call(m, x, kind=kind):
+                output, state = m(x)
+                return [output, *(state if kind == "lstm" else (state,))]
+            cases.append(run(f"{kind}_two_layers_{'batch_first' if batch_first else 'sequence_first'}", module,
+                             {"layer": kind, "input": 3, "hidden": 5, "layers": 2, "batch_first": batch_first},
+                             rand(*shape), rand, call))
 
     fixture = {"torch_version": torch.__version__, "seed": SEED, "cases": cases}
     args.output.write_text(json.dumps(fixture, indent=1) + "\n")
