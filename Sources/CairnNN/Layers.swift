@@ -22,6 +22,16 @@ public final class Linear: Module, @unchecked Sendable {
         super.init()
     }
 
+    /// A layer whose weight is `weight` itself, shared with another module (weight tying, as a
+    /// language model's output layer reuses its embedding): one tensor, trained once, saved under
+    /// both names as torch does. The bias, if any, starts at zero.
+    public init(tying weight: Parameter, bias: Bool = false) {
+        precondition(weight.value.rank == 2, "Linear(tying:): weight shape \(weight.value.shape) is not [out, in]")
+        self.weight = weight
+        self.bias = bias ? Parameter(.zeros([weight.value.shape[0]])) : nil
+        super.init()
+    }
+
     override public func forward(_ input: Tensor) -> Tensor {
         let inFeatures = weight.value.shape[1]
         precondition(input.rank >= 1 && input.shape[input.rank - 1] == inFeatures,
