@@ -113,9 +113,7 @@ public final class TransformerEncoderLayer: Module, @unchecked Sendable {
                 activation: TransformerActivation = .relu, layerNormEps: Float = 1e-5, batchFirst: Bool = false,
                 normFirst: Bool = false, bias: Bool = true, rng: inout RandomGenerator) {
         selfAttn = MultiheadAttention(embedDim: dModel, numHeads: nhead, dropout: dropout, bias: bias, batchFirst: batchFirst, rng: &rng)
-        linear1 = Linear(dModel, dimFeedforward, bias: bias, rng: &rng)
-        self.dropout = Dropout(p: dropout, seed: rng.next())
-        linear2 = Linear(dimFeedforward, dModel, bias: bias, rng: &rng)
+        (linear1, self.dropout, linear2) = feedForwardLayers(dModel, dimFeedforward, dropout: dropout, bias: bias, rng: &rng)
         norm1 = LayerNorm([dModel], eps: layerNormEps)
         norm2 = LayerNorm([dModel], eps: layerNormEps)
         dropout1 = Dropout(p: dropout, seed: rng.next())
@@ -135,8 +133,7 @@ public final class TransformerEncoderLayer: Module, @unchecked Sendable {
             dropout1(selfAttn.attend(query: x, key: x, value: x, keyPaddingMask: keyPaddingMask, attentionMask: attentionMask).output)
         }
         func feedForward(_ x: Tensor) -> Tensor {
-            let hidden = linear1(x)
-            return dropout2(linear2(dropout(activation == .relu ? hidden.relu() : hidden.gelu())))
+            dropout2(feedForwardBlock(x, linear1, dropout, linear2, activation))
         }
         if normFirst {
             let x = source + attention(norm1(source))
@@ -145,6 +142,86 @@ public final class TransformerEncoderLayer: Module, @unchecked Sendable {
         let x = norm1(source + attention(source))
         return norm2(x + feedForward(x))
     }
+}
+
+/// One Transformer decoder layer as `nn.TransformerDecoderLayer`: masked self-attention,
+/// attention over the encoder's output (`memory`) and a feed-forward block, each with dropout,
+/// a residual and LayerNorm, post-norm by default or pre-norm with `normFirst`. State-dict names
+/// are torch's (`self_attn.…`, `multihead_attn.…`, `linear1`, `norm1`…`norm3`).
+public final class TransformerDecoderLayer: Module, @unchecked Sendable {
+    public let selfAttn: MultiheadAttention
+    public let multiheadAttn: MultiheadAttention
+    public let linear1: Linear
+    public let dropout: Dropout
+    public let linear2: Linear
+    public let norm1: LayerNorm
+    public let norm2: LayerNorm
+    public let norm3: LayerNorm
+    public let dropout1: Dropout
+    public let dropout2: Dropout
+    public let dropout3: Dropout
+    public let activation: TransformerActivation
+    public let normFirst: Bool
+
+    public init(dModel: Int, nhead: Int, dimFeedforward: Int = 2048, dropout: Float = 0.1,
+                activation: TransformerActivation = .relu, layerNormEps: Float = 1e-5, batchFirst: Bool = false,
+                normFirst: Bool = false, bias: Bool = true, rng: inout RandomGenerator) {
+        selfAttn = MultiheadAttention(embedDim: dModel, numHeads: nhead, dropout: dropout, bias: bias, batchFirst: batchFirst, rng: &rng)
+        multiheadAttn = MultiheadAttention(embedDim: dModel, numHeads: nhead, dropout: dropout, bias: bias, batchFirst: batchFirst, rng: &rng)
+        (linear1, self.dropout, linear2) = feedForwardLayers(dModel, dimFeedforward, dropout: dropout, bias: bias, rng: &rng)
+        norm1 = LayerNorm([dModel], eps: layerNormEps)
+        norm2 = LayerNorm([dModel], eps: layerNormEps)
+        norm3 = LayerNorm([dModel], eps: layerNormEps)
+        dropout1 = Dropout(p: dropout, seed: rng.next())
+        dropout2 = Dropout(p: dropout, seed: rng.next())
+        dropout3 = Dropout(p: dropout, seed: rng.next())
+        self.activation = activation
+        self.normFirst = normFirst
+        super.init()
+    }
+
+    /// Self-attention only makes no sense without memory: attends over the input itself.
+    override public func forward(_ input: Tensor) -> Tensor {
+        decode(input, memory: input)
+    }
+
+    /// The layer on `target` over `memory`, with torch's `tgt_mask`, `memory_mask` and key-padding masks.
+    public func decode(_ target: Tensor, memory: Tensor, targetMask: Tensor? = nil, memoryMask: Tensor? = nil,
+                       targetKeyPaddingMask: Tensor? = nil, memoryKeyPaddingMask: Tensor? = nil) -> Tensor {
+        func selfAttention(_ x: Tensor) -> Tensor {
+            dropout1(selfAttn.attend(query: x, key: x, value: x, keyPaddingMask: targetKeyPaddingMask, attentionMask: targetMask).output)
+        }
+        func crossAttention(_ x: Tensor) -> Tensor {
+            dropout2(multiheadAttn.attend(query: x, key: memory, value: memory, keyPaddingMask: memoryKeyPaddingMask,
+                                          attentionMask: memoryMask).output)
+        }
+        func feedForward(_ x: Tensor) -> Tensor {
+            dropout3(feedForwardBlock(x, linear1, dropout, linear2, activation))
+        }
+        if normFirst {
+            var x = target + selfAttention(norm1(target))
+            x = x + crossAttention(norm2(x))
+            return x + feedForward(norm3(x))
+        }
+        var x = norm1(target + selfAttention(target))
+        x = norm2(x + crossAttention(x))
+        return norm3(x + feedForward(x))
+    }
+}
+
+/// A transformer layer's `linear1`, inner dropout and `linear2`, drawn in torch's order.
+func feedForwardLayers(_ dModel: Int, _ dimFeedforward: Int, dropout: Float, bias: Bool,
+                       rng: inout RandomGenerator) -> (Linear, Dropout, Linear) {
+    let first = Linear(dModel, dimFeedforward, bias: bias, rng: &rng)
+    let inner = Dropout(p: dropout, seed: rng.next())
+    return (first, inner, Linear(dimFeedforward, dModel, bias: bias, rng: &rng))
+}
+
+/// `linear2(dropout(activation(linear1(x))))`, the feed-forward block of both layer kinds.
+func feedForwardBlock(_ x: Tensor, _ linear1: Linear, _ dropout: Dropout, _ linear2: Linear,
+                      _ activation: TransformerActivation) -> Tensor {
+    let hidden = linear1(x)
+    return linear2(dropout(activation == .relu ? hidden.relu() : hidden.gelu()))
 }
 
 /// Learned positional embeddings added to `[B, T, E]` inputs: row `t` of `weight` [maxLength, E] at position `t`.

@@ -8,7 +8,7 @@ import Testing
     static let cases = TorchFixture.sequence["cases"].array
 
     @Test func fixtureHasEveryLayer() {
-        #expect(Set(Self.cases.map { $0["config"]["layer"].string }) == ["mha", "encoder", "rmsnorm", "lstm", "gru"])
+        #expect(Set(Self.cases.map { $0["config"]["layer"].string }) == ["mha", "encoder", "decoder", "rmsnorm", "lstm", "gru"])
     }
 
     /// The layer a case describes, and how to run it on an input.
@@ -33,6 +33,13 @@ import Testing
                                                 batchFirst: batchFirst, normFirst: config["norm_first"].isTrue, rng: &rng)
             return (layer, { module, x in
                 [(module as? TransformerEncoderLayer)?.encode(x, attentionMask: causal, keyPaddingMask: padding)].compactMap { $0 }
+            })
+        case "decoder":
+            let layer = TransformerDecoderLayer(dModel: embed, nhead: heads, dimFeedforward: integer("feedforward"), dropout: 0,
+                                                batchFirst: batchFirst, normFirst: config["norm_first"].isTrue, rng: &rng)
+            let memory = config["memory"].tensor
+            return (layer, { module, x in
+                [(module as? TransformerDecoderLayer)?.decode(x, memory: memory, targetMask: causal)].compactMap { $0 }
             })
         case "lstm", "gru":
             let layers = RecurrentLayers(config["layer"].string == "lstm" ? .lstm : .gru, inputSize: integer("input"),

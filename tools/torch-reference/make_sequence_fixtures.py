@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Write Fixtures/torch-sequence.json: PyTorch reference numbers for CairnNN's sequence layers.
 
-Each case builds one torch module (MultiheadAttention, TransformerEncoderLayer, RMSNorm, LSTM, GRU) with
+Each case builds one torch module (MultiheadAttention, Transformer encoder and decoder layers, RMSNorm, LSTM, GRU) with
 random float32 weights, records its state_dict under torch's own names, runs it in training
 mode with dropout 0 (so that torch's fused inference path is not taken) on fixed inputs and
 masks, and records the outputs and the gradients of sum(output * upstream) for the input and
@@ -96,6 +96,14 @@ def main() -> None:
             cases.append(run(f"{kind}_two_layers_{'batch_first' if batch_first else 'sequence_first'}", module,
                              {"layer": kind, "input": 3, "hidden": 5, "layers": 2, "batch_first": batch_first},
                              rand(*shape), rand, call))
+
+    memory = rand(2, 3, 8)
+    for norm_first in (False, True):
+        layer = torch.nn.TransformerDecoderLayer(8, 2, dim_feedforward=16, dropout=0.0, batch_first=True, norm_first=norm_first)
+        config = {"layer": "decoder", "embed": 8, "heads": 2, "feedforward": 16, "activation": "relu",
+                  "norm_first": norm_first, "batch_first": True, "causal": 5, "memory": encode(memory)}
+        cases.append(run(f"decoder_{'pre' if norm_first else 'post'}_norm", layer, config, rand(2, 5, 8), rand,
+                         lambda m, x: [m(x, memory, tgt_mask=causal)]))
 
     fixture = {"torch_version": torch.__version__, "seed": SEED, "cases": cases}
     args.output.write_text(json.dumps(fixture, indent=1) + "\n")
