@@ -122,11 +122,16 @@ open class Module: @unchecked Sendable {
     /// module (depth first) its own parameters, then its own buffers.
     public final func stateDict() -> OrderedDictionary<String, Tensor> {
         var result = OrderedDictionary<String, Tensor>()
-        // Like torch, every path is saved, so a tied weight appears under each of its names.
+        // Like torch, every path is saved, so a tied weight appears under each of its names, as one
+        // tensor object: an export then writes its bytes once, as torch.save does.
+        var detached: [ObjectIdentifier: Tensor] = [:]
         for (path, module) in allPaths() {
             for entry in module.members {
                 switch entry.member {
-                case let .parameter(parameter): result[Module.join(path, entry.name)] = parameter.value.detach()
+                case let .parameter(parameter):
+                    let tensor = detached[ObjectIdentifier(parameter)] ?? parameter.value.detach()
+                    detached[ObjectIdentifier(parameter)] = tensor
+                    result[Module.join(path, entry.name)] = tensor
                 case .buffer, .module: continue
                 }
             }

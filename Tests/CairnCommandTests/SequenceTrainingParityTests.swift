@@ -141,6 +141,13 @@ final class ParityLSTMLM: Module, @unchecked Sendable {
         try #require(back.status == 0, "\(back.stderr)")
         let loaded = try InteropPython.runJSON("sequence_training_parity.py", ["load", exported.path]) as? [String: [String]]
         #expect(loaded?["loaded"] == ["transformer", "lstm"])
+
+        // The tied weight is one tensor: one storage in a torch export, as torch.save writes it.
+        let tied = scratch.file("tied.pt")
+        try TorchCheckpoint.write(Self.tree(transformer), to: tied, lightning: false)
+        let storages = try InteropPython.runJSON("roundtrip.py", ["torch-storages", tied.path]) as? [String: Int]
+        #expect(storages?["/embedding.weight"] != nil && storages?["/embedding.weight"] == storages?["/head.weight"])
+        #expect(Set(storages?.values.map { $0 } ?? []).count == transformer.parameters().count)
     }
 }
 
