@@ -83,7 +83,7 @@ let package = Package(
         .target(
             name: "CairnExamples",
             dependencies: ["CairnTensor", "CairnNN", "CairnOptim", "CairnData", "CairnTrainer"],
-            resources: [.copy("Resources/digits.csv")]
+            resources: [.copy("Resources/digits.csv"), .copy("Resources/fortunes.txt")]
         ),
 
         // MARK: Umbrella and command-line tools
@@ -119,6 +119,8 @@ let package = Package(
         .executableTarget(name: "MLPBenchmark", dependencies: ["CairnNN", "CairnOptim", "CairnData", "BenchmarkSupport"], path: "tools/MLPBenchmark"),
         .executableTarget(name: "TrainerBenchmark", dependencies: ["CairnTrainer", "CairnCheckpoint", "CairnNN", "CairnOptim", "CairnData", "CairnTensor"], path: "tools/TrainerBenchmark"),
         .executableTarget(name: "InteropBenchmark", dependencies: ["BenchmarkSupport"], path: "tools/InteropBenchmark"),
+        .executableTarget(name: "LMBenchmark", dependencies: ["CairnExamples", "CairnNN", "CairnOptim", "CairnTensor", "BenchmarkSupport"],
+                          path: "tools/LMBenchmark"),
         // Run by CairnCheckpointTests' crash test, which SIGKILLs it mid-save.
         .executableTarget(name: "CheckpointCrashWriter", dependencies: ["CairnCheckpoint"], path: "tools/CheckpointCrashWriter"),
 

@@ -10,7 +10,7 @@ struct CairnCommand: ParsableCommand {
         abstract: "Train Cairn's bundled models, with checkpoints in SQLite.",
         discussion: exitStatusText,
         version: cairnCheckpointEngineVersion,
-        subcommands: [Fit.self, Validate.self, Test.self, Predict.self],
+        subcommands: [Fit.self, Validate.self, Test.self, Predict.self, Generate.self],
         defaultSubcommand: Fit.self
     )
 

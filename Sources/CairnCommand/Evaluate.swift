@@ -15,9 +15,10 @@ extension EvaluationCommand {
         try reportingErrors {
             let trainer = try options.trainer(printing: false)
             let selection = options.selection(default: .best)
+            let example = try options.example()
             let metrics = Self.stage == .test
-                ? try trainer.test(options.module, data: options.dataModule, ckptPath: selection)
-                : try trainer.validate(options.module, data: options.dataModule, ckptPath: selection)
+                ? try trainer.test(example.module, data: example.data, ckptPath: selection)
+                : try trainer.validate(example.module, data: example.data, ckptPath: selection)
             if json {
                 let encoder = JSONEncoder()
                 encoder.outputFormatting = [.sortedKeys]
@@ -55,8 +56,12 @@ extension CairnCommand {
 
         func run() throws {
             try reportingErrors {
+                guard options.model == .digits else {
+                    throw ValidationError("predict classifies the digits; for --model charlm use `cairn generate`")
+                }
                 let trainer = try options.trainer(printing: false)
-                let outputs = try trainer.predict(options.module, data: options.dataModule, ckptPath: options.selection(default: .best))
+                let example = try options.example()
+                let outputs = try trainer.predict(example.module, data: example.data, ckptPath: options.selection(default: .best))
                 for logits in outputs {
                     for label in logits.argmax(axis: 1).integers { print(label) }
                 }

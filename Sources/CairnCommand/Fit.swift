@@ -19,13 +19,10 @@ extension CairnCommand {
         func run() throws {
             try reportingErrors {
                 let trainer = try options.trainer(printing: true)
-                let data = options.dataModule
-                let module = options.module
-                try trainer.fit(module, data: data, ckptPath: options.selection(default: nil))
-                if let sizes = data.splitSizes {
-                    print("cairn fit: \(options.dataDescription): \(sizes.train) train, \(sizes.validation) validation, \(sizes.test) test")
-                }
-                let test = try trainer.test(module, data: data)
+                let example = try options.example()
+                try trainer.fit(example.module, data: example.data, ckptPath: options.selection(default: nil))
+                if let summary = example.dataSummary() { print("cairn fit: \(summary)") }
+                let test = try trainer.test(example.module, data: example.data)
                 print(formatted(test.filter { $0.key.hasPrefix("test_") }))
                 if trainer.options.enableCheckpointing { print("checkpoints in \(options.checkpointDirectory)") }
             }

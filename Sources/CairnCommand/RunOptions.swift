@@ -4,19 +4,22 @@ import Foundation
 
 /// The options every `cairn` subcommand shares: data, model, trainer and callbacks.
 struct RunOptions: ParsableArguments {
-    @Option(help: "The CSV file to train on (columns p0…p63,label; default: the digits data bundled with cairn).")
+    @Option(help: "The example to train: digits (an MLP on 8×8 digit images) or charlm (a character-level transformer language model).")
+    var model: ExampleModel = .digits
+
+    @Option(help: "The data: for digits a CSV (columns p0…p63,label), for charlm a UTF-8 text (default: the data bundled with cairn).")
     var data: String?
 
-    @Option(help: "Number of epochs to train.")
-    var maxEpochs = 15
+    @Option(help: "Number of epochs to train (default: 15 for digits, no limit for charlm).")
+    var maxEpochs: Int?
 
-    @Option(help: "Stop after this many optimizer steps.")
+    @Option(help: "Stop after this many optimizer steps (default: none for digits, 3000 for charlm).")
     var maxSteps: Int?
 
-    @Option(help: "Samples per batch.")
-    var batchSize = 64
+    @Option(help: "Samples per batch (default: 64 for digits, 32 for charlm).")
+    var batchSize: Int?
 
-    @Option(help: "Adam's learning rate.")
+    @Option(help: "The optimizer's learning rate (Adam for digits, AdamW for charlm).")
     var lr = 3e-3
 
     @Option(help: "Seed for the data split, initialisation, dropout and shuffling.")
@@ -52,13 +55,16 @@ struct RunOptions: ParsableArguments {
     @OptionGroup(title: "Trainer options")
     var trainerFlags: TrainerFlags
 
+    @OptionGroup(title: "Character language model options (--model charlm)")
+    var charlm: CharacterLMFlags
+
     func validate() throws {
         if let data {
             do { try InputFile.requireReadableRegularFile(data) } catch { throw ValidationError("--data \(error)") }
         }
-        guard maxEpochs > 0 else { throw ValidationError("--max-epochs must be at least 1, got \(maxEpochs)") }
+        if let maxEpochs, maxEpochs < 1 { throw ValidationError("--max-epochs must be at least 1, got \(maxEpochs)") }
         if let maxSteps, maxSteps < 1 { throw ValidationError("--max-steps must be at least 1, got \(maxSteps)") }
-        guard batchSize > 0 else { throw ValidationError("--batch-size must be at least 1, got \(batchSize)") }
+        if let batchSize, batchSize < 1 { throw ValidationError("--batch-size must be at least 1, got \(batchSize)") }
         guard lr > 0, lr.isFinite else { throw ValidationError("--lr must be a positive number, got \(lr)") }
         if let everyNTrainSteps, everyNTrainSteps < 1 {
             throw ValidationError("--every-n-train-steps must be at least 1, got \(everyNTrainSteps)")
@@ -115,9 +121,18 @@ struct RunOptions: ParsableArguments {
     }
 
     func trainer(printing: Bool) throws -> Trainer {
-        var options = Trainer.Options(maxEpochs: maxEpochs, maxSteps: maxSteps, defaultRootDir: defaultRootDir, seed: seed,
-                                      handlesInterruptSignal: true, enableProgressBar: false, enableModelSummary: false)
+        var options = Trainer.Options {
+            $0.maxEpochs = maxEpochs ?? (model == .digits ? 15 : nil)
+            $0.maxSteps = maxSteps ?? (model == .charlm ? 3000 : nil)
+            $0.defaultRootDir = defaultRootDir
+            $0.seed = seed
+            $0.handlesInterruptSignal = true
+            $0.enableProgressBar = false
+            $0.enableModelSummary = false
+        }
         try trainerFlags.apply(to: &options)
+        // An epoch of character windows is long: validate every 500 steps unless told otherwise.
+        if model == .charlm, options.valCheckInterval == nil { options.valCheckInterval = .batches(500) }
         return try Trainer(options, callbacks: callbacks(printing: printing), loggers: loggers())
     }
 
@@ -127,11 +142,8 @@ struct RunOptions: ParsableArguments {
         return try LoggerSpec.makeLoggers(logger.isEmpty ? ["csv", "tensorboard"] : logger, defaultRootDir: defaultRootDir)
     }
 
-    var module: DigitsClassifier { DigitsClassifier(lr: lr, seed: seed) }
-    var dataModule: DigitsDataModule { DigitsDataModule(path: data, batchSize: batchSize, seed: seed) }
-
-    /// The CSV file read, for messages.
-    var dataDescription: String { data ?? "bundled digits.csv" }
+    /// The data file read, for messages.
+    var dataDescription: String { data ?? (model == .digits ? "bundled digits.csv" : "bundled fortunes.txt") }
 
     func selection(default fallback: CheckpointSelection?) -> CheckpointSelection? {
         ckptPath.map(CheckpointSelection.init) ?? fallback

@@ -19,6 +19,9 @@ public enum BundledData {
     /// `digits.csv`: the UCI optical digits data set (1797 rows of 64 pixels and a label).
     public static func digitsCSV() throws -> URL { try url(of: "digits.csv") }
 
+    /// `fortunes.txt`: 1.18 MB of English, Debian 12's `fortunes` files (BSD licence), for the character LM.
+    public static func fortunesText() throws -> URL { try url(of: "fortunes.txt") }
+
     /// The bundled file `name`.
     ///
     /// SwiftPM's generated `Bundle.module` stops the program when the resource folder is

@@ -42,6 +42,20 @@ import Testing
         #expect(last.metadata.globalStep == 40)
     }
 
+    /// The character language model reads its bundled text from any folder too, and
+    /// `cairn generate` continues from the checkpoint it wrote there.
+    @Test func releaseCharacterModelFitsAndGeneratesFromAnyFolder() throws {
+        let cairn = try Self.releaseCairn()
+        let folder = try FitCommandTests.scratchDirectory()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let fit = try cairn.run(["fit", "--model", "charlm", "--max-steps", "4", "--val-check-interval", "2", "--limit-val-batches", "1", "--limit-test-batches", "1",
+                                 "--no-progress-bar", "--no-model-summary"], currentDirectory: folder, timeout: 300)
+        #expect(fit.status == 0, "\(fit.stderr)")
+        #expect(fit.stdout.contains("cairn fit: bundled fortunes.txt"), "\(fit.stdout)")
+        let generated = try cairn.run(["generate", "--ckpt-path", "last", "--prompt", "A", "--length", "10"], currentDirectory: folder, timeout: 120)
+        #expect(generated.status == 0 && generated.stdout.count == 1 + 10 + 1, "\(generated.stdout) \(generated.stderr)")
+    }
+
     /// A copy of the binary without its resource folder cannot find the data: it says so and
     /// how to go on, exit 2, where SwiftPM's `Bundle.module` would stop the program.
     @Test func aCopyWithoutItsResourcesAsksForData() throws {

@@ -38,21 +38,7 @@ import Testing
 
         let root = try FitCommandTests.scratchDirectory()
         defer { try? FileManager.default.removeItem(at: root) }
-        let process = Self.cairn.process(Self.fitArguments(root: root, maxSteps: 60, everyNTrainSteps: 5))
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        let last = root.appendingPathComponent("checkpoints/last.ckpt")
-        let deadline = Date().addingTimeInterval(60)
-        while !FileManager.default.fileExists(atPath: last.path), process.isRunning, Date() < deadline {
-            usleep(1000)
-        }
-        #expect(FileManager.default.fileExists(atPath: last.path), "no last.ckpt before the run ended")
-        usleep(UInt32.random(in: 0...150_000))
-        kill(process.processIdentifier, SIGKILL)
-        process.waitUntilExit()
-        // The delay is far shorter than the run, so the kill lands mid-training.
-        #expect(process.terminationReason == .uncaughtSignal, "the run ended before it was killed")
+        try Self.killAtARandomMoment(Self.fitArguments(root: root, maxSteps: 60, everyNTrainSteps: 5), root: root, latestMicroseconds: 150_000)
 
         var resume = Self.fitArguments(root: root, maxSteps: 60, everyNTrainSteps: 5)
         resume += ["--ckpt-path", "last"]
@@ -61,6 +47,24 @@ import Testing
         let actual = try Self.trainingTensors(root)
         #expect(actual.keys.sorted() == expected.keys.sorted())
         for (path, bytes) in expected { #expect(actual[path] == bytes, "\(path) differs after resuming") }
+    }
+
+    /// Starts `cairn` with `arguments`, waits for its first `last.ckpt` under `root`, then
+    /// SIGKILLs it up to `latestMicroseconds` later; the delay is far shorter than the run, so the
+    /// kill lands mid-training (checked).
+    static func killAtARandomMoment(_ arguments: [String], root: URL, latestMicroseconds: UInt32) throws {
+        let process = cairn.process(arguments)
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        let last = root.appendingPathComponent("checkpoints/last.ckpt")
+        let deadline = Date().addingTimeInterval(120)
+        while !FileManager.default.fileExists(atPath: last.path), process.isRunning, Date() < deadline { usleep(1000) }
+        #expect(FileManager.default.fileExists(atPath: last.path), "no last.ckpt before the run ended")
+        usleep(UInt32.random(in: 0...latestMicroseconds))
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+        #expect(process.terminationReason == .uncaughtSignal, "the run ended before it was killed")
     }
 
     @Test func resumingMidEpochIsBitExact() throws {
