@@ -71,8 +71,28 @@ public final class TensorElementStream: TensorElementSource {
     }
 }
 
+/// One element as stored: integers exactly (an Int64 beyond 2⁵³ survives), floats as `Double`, booleans.
+public enum TensorElementValue: Sendable, Equatable {
+    case integer(Int64)
+    case float(Double)
+    case bool(Bool)
+}
+
 /// Turns little-endian element bytes into `Double`s.
 public enum TensorElementDecoding {
+    /// The element of `dtype` at `offset` in `raw`, integers exactly.
+    public static func value(_ raw: UnsafeRawBufferPointer, at offset: Int, dtype: CheckpointDType) -> TensorElementValue {
+        switch dtype {
+        case .i64: return .integer(Int64(littleEndian: raw.loadUnaligned(fromByteOffset: offset, as: Int64.self)))
+        case .i32: return .integer(Int64(Int32(littleEndian: raw.loadUnaligned(fromByteOffset: offset, as: Int32.self))))
+        case .i16: return .integer(Int64(Int16(littleEndian: raw.loadUnaligned(fromByteOffset: offset, as: Int16.self))))
+        case .i8: return .integer(Int64(raw.load(fromByteOffset: offset, as: Int8.self)))
+        case .u8: return .integer(Int64(raw[offset]))
+        case .bool: return .bool(raw[offset] != 0)
+        case .f64, .f32, .f16, .bf16: return .float(element(raw, at: offset, dtype: dtype))
+        }
+    }
+
     /// The element of `dtype` stored at `offset` in `raw`.
     public static func element(_ raw: UnsafeRawBufferPointer, at offset: Int, dtype: CheckpointDType) -> Double {
         switch dtype {

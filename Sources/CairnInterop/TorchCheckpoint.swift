@@ -104,7 +104,13 @@ struct TreeConverter {
             return .tensor(storage.tensor(shape: [storage.elementCount], bytes: 0..<storage.byteCount))
         case let .dict(dict):
             var entries = OrderedDictionary<CheckpointKey, CheckpointValue>()
-            for (key, value) in dict.entries { entries[try self.key(key)] = try convert(value, depth: depth + 1) }
+            for (key, value) in dict.entries {
+                let converted = try self.key(key)
+                guard entries[converted] == nil else {
+                    throw InteropError.unsupportedValue(file: file, reason: "two keys of one dict both read as \(converted)")
+                }
+                entries[converted] = try convert(value, depth: depth + 1)
+            }
             if !dict.attributes.isEmpty {
                 let holder = PickleDict()
                 holder.entries = dict.attributes
@@ -116,11 +122,18 @@ struct TreeConverter {
         }
     }
 
+    /// A string or int key as it is; any other hashable key (a float, None, a bool, a tuple,
+    /// bytes) as the string of its Python `repr`, so `{1.5: …, None: …, (1, 'a'): …}` reads as
+    /// the keys `1.5`, `None` and `(1, 'a')`.
     func key(_ object: PickleObject) throws -> CheckpointKey {
         switch object {
         case let .string(text): return .string(text)
         case let .int(number): return .int(number)
-        default: throw InteropError.unsupportedValue(file: file, reason: "dict key that is neither a string nor an int")
+        default:
+            guard let text = PythonRepr.of(object) else {
+                throw InteropError.unsupportedValue(file: file, reason: "a dict key that is not hashable plain data (\(object.kindName))")
+            }
+            return .string(text)
         }
     }
 }

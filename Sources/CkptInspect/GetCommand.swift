@@ -50,13 +50,10 @@ extension CkptInspect {
         static func tensorText(_ tensor: CheckpointTensor, full: Bool) throws -> String {
             // Only the shown elements are decoded (and, for a mapped file, read).
             let count = tensor.elementCount
-            let width = tensor.dtype.byteWidth
-            let shown: [Double] = try tensor.withUnsafeBytes { raw in
-                (0..<(full ? count : min(count, previewCount))).map { TensorElementDecoding.element(raw, at: $0 * width, dtype: tensor.dtype) }
-            }
+            let shown = try tensor.values(limit: full ? nil : previewCount)
             let more = shown.count < count ? ", … (\(count - shown.count) more)" : ""
             return "\(tensor.dtype.rawValue) \(shapeText(tensor.shape)) (\(humanBytes(tensor.byteCount))): ["
-                + shown.map(tensor.dtype.elementText).joined(separator: ", ") + more + "]"
+                + shown.map(\.text).joined(separator: ", ") + more + "]"
         }
 
         /// A subtree as JSON where each tensor is one preview string.

@@ -26,7 +26,10 @@ extension CheckpointValue {
             var fields: [(String, JSONValue)] = [("dtype", .string(tensor.dtype.rawValue)), ("shape", .array(tensor.shape.map { .int($0) }))]
             switch tensors {
             case .summary: fields.append(("bytes", .int(tensor.byteCount)))
-            case .data: fields.append(("data", .array(try tensor.elements().map(tensor.dtype.jsonElement))))
+            case .data:
+                // A 0-d tensor's data is its one value, as `tensor.tolist()` gives it.
+                let values = try tensor.values().map(\.json)
+                fields.append(("data", tensor.shape.isEmpty ? (values.first ?? .null) : .array(values)))
             }
             return .object(fields)
         }
@@ -71,21 +74,31 @@ extension CheckpointTensor {
     }
 }
 
-extension CheckpointDType {
+extension CheckpointTensor {
+    /// The first `limit` elements (all when nil) as stored, integers exactly (reads only those).
+    func values(limit: Int? = nil) throws -> [TensorElementValue] {
+        let dtype = self.dtype, width = dtype.byteWidth
+        return try withUnsafeBytes { raw in
+            (0..<min(raw.count / width, limit ?? Int.max)).map { TensorElementDecoding.value(raw, at: $0 * width, dtype: dtype) }
+        }
+    }
+}
+
+extension TensorElementValue {
     /// Integers and booleans stay exact in JSON; floats keep their decimal form.
-    func jsonElement(_ value: Double) -> JSONValue {
+    var json: JSONValue {
         switch self {
-        case .f64, .f32, .f16, .bf16: return .double(value)
-        case .bool: return .bool(value != 0)
-        default: return .int(Int64(value))
+        case let .integer(value): return .int(value)
+        case let .float(value): return .double(value)
+        case let .bool(value): return .bool(value)
         }
     }
 
-    func elementText(_ value: Double) -> String {
+    var text: String {
         switch self {
-        case .f64, .f32, .f16, .bf16: return shortNumber(value)
-        case .bool: return value != 0 ? "true" : "false"
-        default: return String(Int64(value))
+        case let .integer(value): return String(value)
+        case let .float(value): return shortNumber(value)
+        case let .bool(value): return value ? "true" : "false"
         }
     }
 }
