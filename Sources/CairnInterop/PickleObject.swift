@@ -7,6 +7,8 @@ enum PickleObject {
     case none
     case bool(Bool)
     case int(Int64)
+    /// A Python integer beyond 64 bits, as its exact decimal text.
+    case bigInt(String)
     case float(Double)
     case string(String)
     case bytes([UInt8])
@@ -38,6 +40,9 @@ extension PickleObject {
 final class PickleDict {
     var entries: [(key: PickleObject, value: PickleObject)] = []
     var attributes: [(key: PickleObject, value: PickleObject)] = []
+    /// A plain-data object read as a record (`@class` first, then its fields): `BUILD` sets
+    /// fields rather than attributes.
+    var isRecord = false
 }
 
 /// A storage `<root>/data/<key>` (or a legacy file's storage record): raw little-endian
@@ -152,6 +157,25 @@ enum AllowedGlobal: Equatable {
     case set
     case frozenset
     case bytearray
+    case complex
+    case defaultDict
+    /// `torch.float16` and the other dtypes, stored as values.
+    case torchDType(String)
+    /// `builtins.list` and the other builtin types, as values only (a defaultdict's factory).
+    case builtinType(String)
+    /// A plain-data class whose instances are read as records of their fields, never built.
+    case plainClass(String)
+
+    /// torch's dtype names (`torch.<name>`).
+    static let torchDTypeNames: Set<String> = [
+        "float32", "float", "float64", "double", "float16", "half", "bfloat16", "complex64", "cfloat", "complex128", "cdouble",
+        "uint8", "int8", "int16", "short", "int32", "int", "int64", "long", "bool", "uint16", "uint32", "uint64",
+        "float8_e4m3fn", "float8_e5m2", "float8_e4m3fnuz", "float8_e5m2fnuz",
+    ]
+    /// Builtin types a pickle may name as values (a defaultdict's factory); calling one is refused.
+    static let builtinTypes: Set<String> = ["list", "dict", "int", "float", "str", "tuple", "bool"]
+    /// Classes whose instances are plain data (`module.name`).
+    static let plainClasses: Set<String> = ["argparse.Namespace"]
 
     static let storageTypes: [String: CheckpointDType] = [
         "FloatStorage": .f32, "DoubleStorage": .f64, "HalfStorage": .f16, "BFloat16Storage": .bf16,
@@ -171,6 +195,14 @@ enum AllowedGlobal: Equatable {
         case ("builtins", "set"), ("__builtin__", "set"): self = .set
         case ("builtins", "frozenset"), ("__builtin__", "frozenset"): self = .frozenset
         case ("builtins", "bytearray"), ("__builtin__", "bytearray"): self = .bytearray
+        case ("builtins", "complex"), ("__builtin__", "complex"): self = .complex
+        case ("collections", "defaultdict"): self = .defaultDict
+        case ("builtins", let type) where Self.builtinTypes.contains(type), ("__builtin__", let type) where Self.builtinTypes.contains(type):
+            self = .builtinType(type)
+        case let (module, name) where Self.plainClasses.contains("\(module).\(name)"):
+            self = .plainClass("\(module).\(name)")
+        case ("torch", let name) where Self.torchDTypeNames.contains(name):
+            self = .torchDType(name)
         case ("torch", _):
             guard let dtype = Self.storageTypes[name] else { return nil }
             self = .typedStorage(dtype)

@@ -10,6 +10,7 @@ enum PythonRepr {
         case .none: return "None"
         case let .bool(value): return value ? "True" : "False"
         case let .int(value): return String(value)
+        case let .bigInt(digits): return digits
         case let .float(value): return float(value)
         case let .string(text): return string(text)
         case let .bytes(bytes): return "b" + quoted(bytes.map { byte in
@@ -94,7 +95,7 @@ extension PickleObject {
         switch self {
         case .none: "None"
         case .bool: "bool"
-        case .int: "int"
+        case .int, .bigInt: "int"
         case .float: "float"
         case .string: "str"
         case .bytes: "bytes"

@@ -94,6 +94,7 @@ struct TreeConverter {
         case .none: return .null
         case let .bool(value): return .bool(value)
         case let .int(value): return .int(value)
+        case let .bigInt(digits): return .dictionary(["@class": .string("int"), "value": .string(digits)])
         case let .float(value): return .double(value)
         case let .string(value): return .string(value)
         case let .bytes(value): return .bytes(value)
@@ -117,6 +118,10 @@ struct TreeConverter {
                 entries[.string(TorchCheckpoint.attributesKey)] = try convert(.dict(holder), depth: depth + 1)
             }
             return .dictionary(entries)
+        case let .global(.torchDType(name)):
+            return .dictionary(["@class": .string("torch.dtype"), "name": .string("torch.\(name)")])
+        case let .global(.builtinType(name)):
+            return .dictionary(["@class": .string("type"), "name": .string(name)])
         case let .global(global):
             throw InteropError.unsupportedValue(file: file, reason: "a bare global (\(global)) is stored as data")
         }

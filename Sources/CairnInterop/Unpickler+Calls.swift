@@ -55,7 +55,35 @@ extension Unpickler {
             }
         case let .typedStorage(dtype):
             throw fail("torch.\(dtype.torchStorageName) called directly; storages come only from persistent ids")
+        case .complex:
+            func part(_ index: Int) throws -> PickleObject {
+                guard index < arguments.count else { return .float(0) }
+                switch arguments[index] {
+                case let .float(value): return .float(value)
+                case let .int(value): return .float(Double(value))
+                default: throw fail("complex needs numbers")
+                }
+            }
+            return .dict(record("complex", [("real", try part(0)), ("imag", try part(1))]))
+        case .defaultDict:
+            // The factory is not kept: the entries are the data.
+            return .dict(containers.dict())
+        case let .plainClass(name):
+            guard arguments.isEmpty else { throw fail("\(name) is built from its fields, not from arguments") }
+            return .dict(record(name, []))
+        case let .torchDType(name):
+            throw fail("torch.\(name) called; a dtype is only stored")
+        case let .builtinType(name):
+            throw fail("builtins.\(name) called; only its name may be stored")
         }
+    }
+
+    /// A record: `@class` then `fields`; `BUILD` adds the object's own fields later.
+    func record(_ className: String, _ fields: [(String, PickleObject)]) -> PickleDict {
+        let dict = containers.dict()
+        dict.isRecord = true
+        dict.entries = [(.string("@class"), .string(className))] + fields.map { (.string($0.0), $0.1) }
+        return dict
     }
 
     func appendPairsFromSequence(_ items: [PickleObject], to dict: PickleDict) throws {

@@ -134,8 +134,8 @@ struct Unpickler {
         case UInt8(ascii: "J"): try push(.int(Int64(Int32(truncatingIfNeeded: try littleEndian(4)))))
         case UInt8(ascii: "K"): try push(.int(Int64(try littleEndian(1))))
         case UInt8(ascii: "M"): try push(.int(Int64(try littleEndian(2))))
-        case 0x8a: try push(.int(try longInteger(byteCount: try length(1))))
-        case 0x8b: try push(.int(try longInteger(byteCount: try length(4))))
+        case 0x8a: try push(try longInteger(byteCount: try length(1)))
+        case 0x8b: try push(try longInteger(byteCount: try length(4)))
         case UInt8(ascii: "G"): try push(.float(Double(bitPattern: try littleEndian(8).byteSwapped)))
         case 0x8c: try push(.string(try utf8(try length(1))))
         case UInt8(ascii: "X"): try push(.string(try utf8(try length(4))))
@@ -203,14 +203,55 @@ struct Unpickler {
         }
     }
 
-    mutating func longInteger(byteCount: Int) throws -> Int64 {
-        guard byteCount <= 8 else {
-            throw InteropError.limitExceeded(file: file, reason: "integer of \(byteCount) bytes does not fit 64 bits")
+    /// Most bytes of a Python integer read exactly (about 2,466 decimal digits).
+    static let maximumLongBytes = 1024
+
+    /// `LONG1`/`LONG4`: a little-endian two's-complement integer, as `.int` when it fits 64 bits
+    /// and otherwise as its exact decimal text.
+    mutating func longInteger(byteCount: Int) throws -> PickleObject {
+        guard byteCount <= Self.maximumLongBytes else {
+            throw InteropError.limitExceeded(file: file, reason: "integer of \(byteCount) bytes, over \(Self.maximumLongBytes)")
         }
-        guard byteCount > 0 else { return 0 }
-        let raw = try littleEndian(byteCount)
-        let unusedBits = UInt64(64 - 8 * byteCount)
-        return Int64(bitPattern: raw << unusedBits) >> Int64(unusedBits)
+        guard byteCount > 0 else { return .int(0) }
+        if byteCount <= 8 {
+            let raw = try littleEndian(byteCount)
+            let unusedBits = UInt64(64 - 8 * byteCount)
+            return .int(Int64(bitPattern: raw << unusedBits) >> Int64(unusedBits))
+        }
+        return .bigInt(Self.decimal(twosComplement: Array(try take(byteCount))))
+    }
+
+    /// The decimal text of a little-endian two's-complement integer of any length.
+    static func decimal(twosComplement bytes: [UInt8]) -> String {
+        let negative = (bytes.last ?? 0) & 0x80 != 0
+        var magnitude = bytes
+        if negative {
+            // Two's complement: invert and add one.
+            var carry: UInt16 = 1
+            for index in magnitude.indices {
+                let sum = UInt16(~magnitude[index]) + carry
+                magnitude[index] = UInt8(truncatingIfNeeded: sum)
+                carry = sum >> 8
+            }
+        }
+        // Repeated division by 10⁹ of the big-endian limbs.
+        var limbs = magnitude.reversed().map { UInt32($0) }
+        var chunks: [UInt32] = []
+        while limbs.contains(where: { $0 != 0 }) {
+            var remainder: UInt64 = 0
+            for index in limbs.indices {
+                let value = remainder << 8 | UInt64(limbs[index])
+                limbs[index] = UInt32(value / 1_000_000_000)
+                remainder = value % 1_000_000_000
+            }
+            chunks.append(UInt32(remainder))
+        }
+        guard let top = chunks.last else { return "0" }
+        let rest = chunks.dropLast().reversed().map { chunk -> String in
+            let digits = String(chunk)
+            return String(repeating: "0", count: 9 - digits.count) + digits
+        }
+        return (negative ? "-" : "") + String(top) + rest.joined()
     }
 
     func memoized(_ index: Int) throws -> PickleObject {
@@ -248,6 +289,7 @@ struct Unpickler {
         for part in states {
             switch (target, part) {
             case (_, .none): continue
+            case let (.dict(dict), .dict(attributes)) where dict.isRecord: dict.entries += attributes.entries
             case let (.dict(dict), .dict(attributes)): dict.attributes += attributes.entries
             case (.tensor, _): continue // requires_grad hooks and the like: not part of the data
             default: throw fail("BUILD on an object that cannot take attributes")

@@ -77,7 +77,7 @@ import ZIPFoundation
         [0x80, 0x02, UInt8(ascii: "a"), UInt8(ascii: ".")],    // APPEND on an empty stack
         [0x80, 0x02, UInt8(ascii: "h"), 9, UInt8(ascii: ".")], // empty memo slot
         [0x80, 0x02, UInt8(ascii: "X"), 0xff, 0xff, 0xff, 0x7f], // string longer than the pickle
-        [0x80, 0x02, 0x8a, 200] + [UInt8](repeating: 1, count: 200) + [UInt8(ascii: ".")], // 1600-bit integer
+        [0x80, 0x02, 0x8b, 0x01, 0x04, 0, 0] + [UInt8](repeating: 1, count: 1025) + [UInt8(ascii: ".")], // integer over the 1024-byte cap
         [0x80, 0x02, UInt8(ascii: "I")],                       // text-protocol opcode
         [0x80, 0x02, UInt8(ascii: "N"), UInt8(ascii: "Q"), UInt8(ascii: ".")], // persistent id without storages
     ]

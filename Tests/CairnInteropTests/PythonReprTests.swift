@@ -51,3 +51,48 @@ import Testing
         #expect(try tree["t"]?.tensor?.bytes() == withUnsafeBytes(of: Int64.min.littleEndian, Array.init) + withUnsafeBytes(of: Int64.max.littleEndian, Array.init))
     }
 }
+
+/// Plain data a pickle may hold beyond dicts, lists and scalars, read as inert values or records.
+@Suite struct PickleValueTests {
+    @Test func integersOfAnyLengthReadExactly() {
+        func bytes(_ value: Int64, count: Int) -> [UInt8] {
+            (0..<count).map { UInt8(truncatingIfNeeded: $0 < 8 ? value >> (8 * Int64($0)) : (value < 0 ? -1 : 0)) }
+        }
+        #expect(Unpickler.decimal(twosComplement: bytes(Int64.min, count: 9)) == "-9223372036854775808")
+        #expect(Unpickler.decimal(twosComplement: [0, 0, 0, 0, 0, 0, 0, 0, 1]) == "18446744073709551616")
+        #expect(Unpickler.decimal(twosComplement: [0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFE]) == "-18446744073709551617")
+        #expect(Unpickler.decimal(twosComplement: [0, 0, 0, 0, 0, 0, 0, 0, 0, 0]) == "0")
+    }
+
+    @Test(.needsPython)
+    func pythonValuesReadAsDataOrRecords() throws {
+        let scratch = try ScratchDirectory()
+        defer { scratch.cleanUp() }
+        for protocolVersion in [2, 4] {
+            let file = scratch.file("values-\(protocolVersion).pt")
+            let write = try BuiltProduct(url: URL(fileURLWithPath: try InteropPython.interpreter())).run(["-c", """
+                import argparse, collections, sys, torch
+                torch.save({"big": 2**70, "negative": -2**100, "complex": 1 + 2j, "dtype": torch.bfloat16,
+                            "default": collections.defaultdict(list, {"a": [1]}), "namespace": argparse.Namespace(lr=0.1, name="x"),
+                            "bytes": b"ab", "set": {3}}, sys.argv[1], pickle_protocol=int(sys.argv[2]))
+                """, file.path, String(protocolVersion)])
+            try #require(write.status == 0, "\(write.stderr)")
+            let tree = try TorchCheckpoint.read(file)
+            func text(_ path: String) -> String? { if case let .string(value)? = tree[path] { value } else { nil } }
+            #expect(text("/big/@class") == "int" && text("/big/value") == "1180591620717411303424")
+            #expect(text("/negative/value") == "-1267650600228229401496703205376")
+            guard case .double(2)? = tree["/complex/imag"], case .int(1)? = tree["/default/a/0"], case .double(0.1)? = tree["/namespace/lr"],
+                  case .bytes([0x61, 0x62])? = tree["/bytes"], case .int(3)? = tree["/set/0"] else {
+                Issue.record("protocol \(protocolVersion): \(tree)"); continue
+            }
+            #expect(text("/dtype/name") == "torch.bfloat16" && text("/namespace/@class") == "argparse.Namespace" && text("/namespace/name") == "x")
+        }
+    }
+
+    /// Classes outside the plain-data list stay refused: a record is never made of, say, os.system.
+    @Test func callingABuiltinTypeIsRefused() {
+        // GLOBAL builtins.list, EMPTY_TUPLE, REDUCE, STOP
+        let pickle: [UInt8] = Array("cbuiltins\nlist\n".utf8) + [0x29, 0x52, 0x2E]
+        #expect(throws: InteropError.self) { try TorchCheckpoint.readPickle(pickle, file: "call.pkl") }
+    }
+}
