@@ -65,16 +65,22 @@ public final class MultiheadAttention: Module, @unchecked Sendable {
             if let biases { y = y + biases[index] }
             return y.reshape([batch, length, numHeads, headDim]).permute([0, 2, 1, 3])  // [B, H, L, D]
         }
-        let q = project(q0, 0, length: targets), k = project(k0, 1, length: sources), v = project(v0, 2, length: sources)
-        var scores = q.matmul(k.mT) * (1 / Float(headDim).squareRoot())  // [B, H, T, S]
+        // The scale goes on q ([B, H, T, D]), smaller than the scores ([B, H, T, S]).
+        let q = project(q0, 0, length: targets) * (1 / Float(headDim).squareRoot())
+        let k = project(k0, 1, length: sources), v = project(v0, 2, length: sources)
+        var scores = q.matmul(k.mT)  // [B, H, T, S]
+        // Boolean masks close places; one mask goes straight into the softmax, a second is merged first.
+        var closed: Tensor?
         if let attentionMask {
             let mask = attentionMask.rank == 3 ? attentionMask.reshape([batch, numHeads, targets, sources]) : attentionMask
-            scores = attentionMask.dtype == .bool ? scores.maskedFill(mask, with: -.infinity) : scores + mask
+            if attentionMask.dtype == .bool { closed = mask } else { scores = scores + mask }
         }
         if let keyPaddingMask {
-            scores = scores.maskedFill(keyPaddingMask.reshape([batch, 1, 1, sources]), with: -.infinity)
+            let padding = keyPaddingMask.reshape([batch, 1, 1, sources])
+            if let earlier = closed { scores = scores.maskedFill(earlier, with: -.infinity) }
+            closed = padding
         }
-        let probabilities = scores.softmax(axis: -1)
+        let probabilities = closed.map { scores.softmax(axis: -1, masking: $0) } ?? scores.softmax(axis: -1)
         let attended = attentionDropout(probabilities).matmul(v)  // [B, H, T, D]
         var output = outProj(attended.permute([0, 2, 1, 3]).reshape([batch, targets, embedDim]))
         if !batchFirst { output = output.transpose(0, 1) }

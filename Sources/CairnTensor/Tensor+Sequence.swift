@@ -53,7 +53,66 @@ extension Tensor {
     /// shape) is nonzero the probability is 0, as `softmax(x.masked_fill(mask, -inf))`. A lane
     /// masked everywhere gives NaN, as in torch.
     public func softmax(axis: Int, masking mask: Tensor) -> Tensor {
-        maskedFill(mask, with: -.infinity).softmax(axis: axis)
+        let axis = Shape.axis(axis, rank: rank, op: "softmax")
+        guard axis == rank - 1, rank >= 1 else { return maskedFill(mask, with: -.infinity).softmax(axis: axis) }
+        return lastAxisSoftmax(masking: mask)
+    }
+
+    /// Softmax over the last axis that reads the mask in place through its broadcast strides
+    /// (attention's case): no filled copy of the scores and no full-size copy of the mask.
+    func lastAxisSoftmax(masking mask: Tensor) -> Tensor {
+        precondition(Shape.broadcast(mask.shape, shape, op: "softmax(masking:)") == shape,
+                     "softmax(masking:): mask shape \(mask.shape) does not broadcast to \(shape)")
+        let length = shape[rank - 1], rows = length == 0 ? 0 : count / length
+        let maskStrides = Shape.broadcastStrides(mask.shape, to: shape)
+        let leading = Array(shape.dropLast())
+        var y = [Float](repeating: 0, count: count)
+        scalars.withUnsafeBufferPointer { input in
+            mask.scalars.withUnsafeBufferPointer { closed in
+                y.withUnsafeMutableBufferPointer { output in
+                    var index = [Int](repeating: 0, count: leading.count)
+                    for row in 0..<rows {
+                        var maskBase = 0
+                        for axis in leading.indices { maskBase += index[axis] * maskStrides[axis] }
+                        let stride = maskStrides[rank - 1], base = row * length
+                        var peak = -Float.infinity
+                        for step in 0..<length where closed[maskBase + step * stride] == 0 { peak = Swift.max(peak, input[base + step]) }
+                        var total: Float = 0
+                        for step in 0..<length where closed[maskBase + step * stride] == 0 {
+                            let exponential = expf(input[base + step] - peak)
+                            output[base + step] = exponential
+                            total += exponential
+                        }
+                        if peak == -.infinity {
+                            for step in 0..<length { output[base + step] = .nan }  // nothing open, as torch
+                        } else {
+                            for step in 0..<length { output[base + step] /= total }
+                        }
+                        var axis = leading.count - 1
+                        while axis >= 0 {
+                            index[axis] += 1
+                            if index[axis] < leading[axis] { break }
+                            index[axis] = 0
+                            axis -= 1
+                        }
+                    }
+                }
+            }
+        }
+        return .result(shape: shape, scalars: y, inputs: [self]) { [shape] gradient in
+            var result = gradient.scalars
+            y.withUnsafeBufferPointer { output in
+                result.withUnsafeMutableBufferPointer { lane in
+                    for row in 0..<rows {
+                        let base = row * length
+                        var dot: Float = 0
+                        for step in 0..<length where output[base + step] != 0 { dot += lane[base + step] * output[base + step] }
+                        for step in 0..<length { lane[base + step] = output[base + step] * (lane[base + step] - dot) }
+                    }
+                }
+            }
+            return [Tensor(shape: shape, scalars: result)]
+        }
     }
 
     /// Pieces of `sizes` along `axis`, which must add up to its length (torch.split with a list).

@@ -76,11 +76,12 @@ extension Tensor {
                 }]
             }
         }
-        let y = mapScalars { 0.5 * $0 * (1 + erff($0 * 0.707_106_78)) }
+        // Φ(x) is kept for the backward pass, which would otherwise evaluate erf again.
+        let cdf = mapScalars { 0.5 * (1 + erff($0 * 0.707_106_78)) }
+        var y = cdf
+        for index in y.indices { y[index] *= x[index] }
         return .result(shape: shape, scalars: y, inputs: [self]) { gradient in
-            [Tensor.gradientMap(gradient, x, y) { g, x, _ in
-                g * (0.5 * (1 + erff(x * 0.707_106_78)) + x * expf(-0.5 * x * x) * 0.398_942_28)
-            }]
+            [Tensor.gradientMap(gradient, x, cdf) { g, x, cdf in g * (cdf + x * expf(-0.5 * x * x) * 0.398_942_28) }]
         }
     }
 
