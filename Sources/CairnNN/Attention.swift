@@ -61,7 +61,7 @@ public final class MultiheadAttention: Module, @unchecked Sendable {
         let weights = inProjWeight.value.chunk(3, axis: 0)
         let biases = inProjBias?.value.chunk(3, axis: 0)
         func project(_ x: Tensor, _ index: Int, length: Int) -> Tensor {
-            var y = x.matmul(weights[index].mT)
+            var y = x.matmulTransposed(weights[index])
             if let biases { y = y + biases[index] }
             return y.reshape([batch, length, numHeads, headDim]).permute([0, 2, 1, 3])  // [B, H, L, D]
         }

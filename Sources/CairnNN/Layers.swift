@@ -36,7 +36,7 @@ public final class Linear: Module, @unchecked Sendable {
         let inFeatures = weight.value.shape[1]
         precondition(input.rank >= 1 && input.shape[input.rank - 1] == inFeatures,
                      "Linear: input shape \(input.shape) does not end in \(inFeatures) features (weight \(weight.value.shape))")
-        let product = input.matmul(weight.value.transpose(0, 1))
+        let product = input.matmulTransposed(weight.value)
         return bias.map { product + $0.value } ?? product
     }
 }

@@ -84,12 +84,12 @@ public class RecurrentLayers: Module, @unchecked Sendable {
             var h = initialState?.h.slice(axis: 0, start: layer, end: layer + 1).reshape([batch, hiddenSize]) ?? .zeros([batch, hiddenSize])
             var c = initialState?.c?.slice(axis: 0, start: layer, end: layer + 1).reshape([batch, hiddenSize]) ?? .zeros([batch, hiddenSize])
             // Input projections of every step at once: [B, T, G·H].
-            var projected = layerInput.matmul(weightsIH[layer].value.mT)
+            var projected = layerInput.matmulTransposed(weightsIH[layer].value)
             if !biasesIH.isEmpty { projected = projected + biasesIH[layer].value }
             var outputs: [Tensor] = []
             for step in 0..<steps {
                 let x = projected.slice(axis: 1, start: step, end: step + 1).reshape([batch, cell.gateCount * hiddenSize])
-                var recurrent = h.matmul(weightsHH[layer].value.mT)
+                var recurrent = h.matmulTransposed(weightsHH[layer].value)
                 if !biasesHH.isEmpty { recurrent = recurrent + biasesHH[layer].value }
                 switch cell {
                 case .lstm:

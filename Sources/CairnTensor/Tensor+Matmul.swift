@@ -68,6 +68,47 @@ extension Tensor {
         }
     }
 
+    /// `self · otherᵀ` for `self` of shape `[..., K]` and `other` `[N, K]` (a linear layer's
+    /// weight), as one product over every leading row: no transposed copy of `other` and no
+    /// per-batch loop of small products.
+    public func matmulTransposed(_ other: Tensor) -> Tensor {
+        precondition(rank >= 1 && other.rank == 2 && other.shape[1] == shape[rank - 1],
+                     "matmulTransposed: shapes \(shape) and \(other.shape) do not align ([..., K] and [N, K])")
+        let k = shape[rank - 1], n = other.shape[0], m = k == 0 ? 0 : count / k
+        var values = [Float](repeating: 0, count: m * n)
+        scalars.withUnsafeBufferPointer { pa in
+            other.scalars.withUnsafeBufferPointer { pb in
+                values.withUnsafeMutableBufferPointer { pc in
+                    guard let a = pa.baseAddress, let b = pb.baseAddress, let c = pc.baseAddress else { return }
+                    sgemm(transposeA: false, transposeB: true, m: m, n: n, k: k, a, b, c, accumulate: false)
+                }
+            }
+        }
+        return .result(shape: Array(shape.dropLast()) + [n], scalars: values, inputs: [self, other]) { [self] gradient in
+            var gradA = [Float](repeating: 0, count: self.count), gradB = [Float](repeating: 0, count: other.count)
+            gradient.scalars.withUnsafeBufferPointer { pg in
+                self.scalars.withUnsafeBufferPointer { pa in
+                    other.scalars.withUnsafeBufferPointer { pb in
+                        gradA.withUnsafeMutableBufferPointer { da in
+                            gradB.withUnsafeMutableBufferPointer { db in
+                                guard let g = pg.baseAddress, let a = pa.baseAddress, let b = pb.baseAddress,
+                                      let dA = da.baseAddress, let dB = db.baseAddress else { return }
+                                if self.requiresGrad {  // dA = G · B
+                                    sgemm(transposeA: false, transposeB: false, m: m, n: k, k: n, g, b, dA, accumulate: false)
+                                }
+                                if other.requiresGrad {  // dB = Gᵀ · A
+                                    sgemm(transposeA: true, transposeB: false, m: n, n: k, k: m, g, a, dB, accumulate: false)
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            return [self.requiresGrad ? Tensor(shape: self.shape, scalars: gradA) : nil,
+                    other.requiresGrad ? Tensor(shape: other.shape, scalars: gradB) : nil]
+        }
+    }
+
     /// For each matrix of the broadcast batch, which matrix of A and of B it multiplies.
     static func batchPairs(_ batchA: [Int], _ batchB: [Int], batch: [Int]) -> [(a: Int, b: Int)] {
         let stridesA = Shape.broadcastStrides(batchA, to: batch), stridesB = Shape.broadcastStrides(batchB, to: batch)

@@ -9,6 +9,12 @@ import Testing
         checkGradients([sample([6], low: -4, high: 4)]) { $0[0].silu() }
     }
 
+    @Test func productWithATransposedWeight() {
+        checkGradients([sample([2, 3, 4]), sample([5, 4], seed: 2)]) { $0[0].matmulTransposed($0[1]) * sample([2, 3, 5], seed: 3) }
+        let x = sample([2, 3, 4]), w = sample([5, 4], seed: 2)
+        #expect(x.matmulTransposed(w).scalars == x.matmul(w.transpose(0, 1)).scalars)
+    }
+
     @Test func maskedFillAndMaskedSoftmax() {
         let mask = Tensor(shape: [1, 4], scalars: [0, 1, 0, 1])
         checkGradients([sample([3, 4])]) { $0[0].maskedFill(mask, with: 0.5) * $0[0] }
