@@ -119,10 +119,8 @@ public final class LayerNorm: Module, @unchecked Sendable {
     }
 
     override public func forward(_ input: Tensor) -> Tensor {
-        let axes = normalizedAxes(of: input, trailing: weight.value.shape, layer: "LayerNorm")
-        let mean = input.mean(axes: axes, keepDims: true)
-        let variance = input.variance(axes: axes, correction: 0, keepDims: true)
-        return (input - mean) / (variance + eps).sqrt() * weight.value + bias.value
+        _ = normalizedAxes(of: input, trailing: weight.value.shape, layer: "LayerNorm")
+        return input.layerNorm(weight: weight.value, bias: bias.value, eps: eps)
     }
 }
 

@@ -140,3 +140,63 @@ extension Tensor {
         return transpose(-2, -1)
     }
 }
+
+extension Tensor {
+    /// Layer normalisation over the trailing `weight.count` elements of each row, as
+    /// `F.layer_norm` (biased variance, `eps` inside the square root), in one pass forward and
+    /// one backward rather than a chain of reductions and broadcasts.
+    public func layerNorm(weight: Tensor, bias: Tensor, eps: Float) -> Tensor {
+        let width = weight.count
+        precondition(width > 0 && bias.count == width && count % width == 0,
+                     "layerNorm: shape \(shape) does not end in the \(width) normalised elements")
+        let rows = count / width
+        var y = [Float](repeating: 0, count: count)
+        var normalized = [Float](repeating: 0, count: count)
+        var inverseDeviation = [Float](repeating: 0, count: rows)
+        scalars.withUnsafeBufferPointer { x in
+            for row in 0..<rows {
+                let base = row * width
+                var mean: Float = 0
+                for index in 0..<width { mean += x[base + index] }
+                mean /= Float(width)
+                var variance: Float = 0
+                for index in 0..<width {
+                    let centered = x[base + index] - mean
+                    variance += centered * centered
+                }
+                variance /= Float(width)
+                let inverse = 1 / (variance + eps).squareRoot()
+                inverseDeviation[row] = inverse
+                for index in 0..<width {
+                    let value = (x[base + index] - mean) * inverse
+                    normalized[base + index] = value
+                    y[base + index] = value * weight.scalars[index] + bias.scalars[index]
+                }
+            }
+        }
+        return .result(shape: shape, scalars: y, inputs: [self, weight, bias]) { [shape, weightShape = weight.shape] gradient in
+            var gradX = [Float](repeating: 0, count: rows * width)
+            var gradWeight = [Float](repeating: 0, count: width), gradBias = [Float](repeating: 0, count: width)
+            gradient.scalars.withUnsafeBufferPointer { g in
+                for row in 0..<rows {
+                    let base = row * width
+                    var meanScaled: Float = 0, meanScaledTimesNormalized: Float = 0
+                    for index in 0..<width {
+                        let scaled = g[base + index] * weight.scalars[index]
+                        meanScaled += scaled
+                        meanScaledTimesNormalized += scaled * normalized[base + index]
+                        gradWeight[index] += g[base + index] * normalized[base + index]
+                        gradBias[index] += g[base + index]
+                    }
+                    meanScaled /= Float(width)
+                    meanScaledTimesNormalized /= Float(width)
+                    for index in 0..<width {
+                        let scaled = g[base + index] * weight.scalars[index]
+                        gradX[base + index] = inverseDeviation[row] * (scaled - meanScaled - normalized[base + index] * meanScaledTimesNormalized)
+                    }
+                }
+            }
+            return [Tensor(shape: shape, scalars: gradX), Tensor(shape: weightShape, scalars: gradWeight), Tensor(shape: weightShape, scalars: gradBias)]
+        }
+    }
+}

@@ -15,6 +15,15 @@ import Testing
         #expect(x.matmulTransposed(w).scalars == x.matmul(w.transpose(0, 1)).scalars)
     }
 
+    @Test func fusedLayerNorm() {
+        checkGradients([sample([3, 2, 5]), sample([5], seed: 2), sample([5], seed: 3)]) {
+            $0[0].layerNorm(weight: $0[1], bias: $0[2], eps: 1e-5) * sample([3, 2, 5], seed: 4)
+        }
+        let x = sample([4, 6]), w = sample([6], seed: 5), b = sample([6], seed: 6)
+        let composed = (x - x.mean(axis: 1, keepDims: true)) / (x.variance(axis: 1, correction: 0, keepDims: true) + 1e-5).sqrt() * w + b
+        #expect(zip(x.layerNorm(weight: w, bias: b, eps: 1e-5).scalars, composed.scalars).allSatisfy { Swift.abs($0 - $1) < 1e-5 })
+    }
+
     @Test func maskedFillAndMaskedSoftmax() {
         let mask = Tensor(shape: [1, 4], scalars: [0, 1, 0, 1])
         checkGradients([sample([3, 4])]) { $0[0].maskedFill(mask, with: 0.5) * $0[0] }
