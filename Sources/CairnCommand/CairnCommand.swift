@@ -22,6 +22,7 @@ struct CairnCommand: ParsableCommand {
     /// ArgumentParser exits 64 on a usage error; both of Cairn's tools exit 2 there, as
     /// `ckpt-inspect` and most Unix tools do.
     static func main() {
+        AllocatorTuning.keepFreedMemoryForReuse()
         do {
             var command = try parseAsRoot()
             try command.run()

@@ -2,13 +2,15 @@
 // character transformer on a batch of 32, for Cairn and for PyTorch (one thread, the same model
 // and batch) in the same run: µs per step for each, their ratio, and Cairn's achieved GFLOP/s
 // beside the matrix kernel's own rate on a 512×512 product measured here.
-//   swift run -c release LMBenchmark [steps]
+//   swift run -c release LMBenchmark [steps]      (CAIRN_KEEP_FREED_MEMORY=0: glibc's default allocator settings)
 import BenchmarkSupport
 import CairnExamples
 import CairnNN
 import CairnOptim
 import CairnTensor
 import Foundation
+
+if ProcessInfo.processInfo.environment["CAIRN_KEEP_FREED_MEMORY"] != "0" { AllocatorTuning.keepFreedMemoryForReuse() }
 
 let arguments = CommandLine.arguments.dropFirst().compactMap { Int($0) }
 let steps = max(3, arguments.first ?? 10)
