@@ -65,6 +65,25 @@ public final class MultiheadAttention: Module, @unchecked Sendable {
             if let biases { y = y + biases[index] }
             return y.reshape([batch, length, numHeads, headDim]).permute([0, 2, 1, 3])  // [B, H, L, D]
         }
+        // One boolean mask, no dropout in play and no weights wanted: the fused kernel, which
+        // reads every head in place from the projections.
+        let masks = [attentionMask, keyPaddingMask].compactMap { $0 }
+        if !needWeights, masks.count <= 1, masks.allSatisfy({ $0.dtype == .bool }), attentionDropout.p == 0 || !isTraining {
+            func linear(_ x: Tensor, _ index: Int) -> Tensor {
+                let y = x.matmulTransposed(weights[index])
+                return biases.map { y + $0[index] } ?? y
+            }
+            var mask: Tensor?
+            if let attentionMask {
+                mask = attentionMask.rank == 3 ? attentionMask.reshape([batch, numHeads, targets, sources]) : attentionMask
+            } else if let keyPaddingMask {
+                mask = keyPaddingMask.reshape([batch, 1, 1, sources])
+            }
+            let attended = Tensor.multiHeadAttention(query: linear(q0, 0) * (1 / Float(headDim).squareRoot()), key: linear(k0, 1),
+                                                     value: linear(v0, 2), heads: numHeads, mask: mask)
+            let output = outProj(attended)
+            return (batchFirst ? output : output.transpose(0, 1), nil)
+        }
         // The scale goes on q ([B, H, T, D]), smaller than the scores ([B, H, T, S]).
         let q = project(q0, 0, length: targets) * (1 / Float(headDim).squareRoot())
         let k = project(k0, 1, length: sources), v = project(v0, 2, length: sources)

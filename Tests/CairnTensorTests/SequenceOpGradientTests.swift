@@ -15,6 +15,20 @@ import Testing
         #expect(x.matmulTransposed(w).scalars == x.matmul(w.transpose(0, 1)).scalars)
     }
 
+    /// The fused attention kernel against the same attention built from separate ops.
+    @Test func fusedMultiHeadAttention() {
+        let causal = Tensor(shape: [4, 4], scalars: (0..<16).map { $0 % 4 > $0 / 4 ? 1 : 0 })
+        let upstream = sample([2, 4, 6], seed: 8)
+        checkGradients([sample([2, 4, 6]), sample([2, 4, 6], seed: 2), sample([2, 4, 6], seed: 3)]) {
+            Tensor.multiHeadAttention(query: $0[0], key: $0[1], value: $0[2], heads: 2, mask: causal) * upstream
+        }
+        let q = sample([2, 4, 6]), k = sample([2, 4, 6], seed: 2), v = sample([2, 4, 6], seed: 3)
+        func heads(_ x: Tensor) -> Tensor { x.reshape([2, 4, 2, 3]).permute([0, 2, 1, 3]) }
+        let composed = heads(q).matmul(heads(k).mT).softmax(axis: -1, masking: causal).matmul(heads(v)).permute([0, 2, 1, 3]).reshape([2, 4, 6])
+        let fused = Tensor.multiHeadAttention(query: q, key: k, value: v, heads: 2, mask: causal)
+        #expect(zip(fused.scalars, composed.scalars).allSatisfy { Swift.abs($0 - $1) < 1e-6 })
+    }
+
     @Test func fusedLayerNorm() {
         checkGradients([sample([3, 2, 5]), sample([5], seed: 2), sample([5], seed: 3)]) {
             $0[0].layerNorm(weight: $0[1], bias: $0[2], eps: 1e-5) * sample([3, 2, 5], seed: 4)
