@@ -145,22 +145,23 @@ public final class CharacterLM: TrainingModule, CheckpointLoadable, @unchecked S
         return head(norm(x))
     }
 
-    override public func trainingStep(_ batch: Batch, batchIndex: Int) throws -> Tensor? {
+    /// The batch's next-character loss in nats, logged as `name`.
+    private func loss(_ batch: Batch, logging name: String, progressBar: Bool) throws -> Tensor {
         let loss = Loss.sequenceCrossEntropy(self(try batch.tensor("tokens")), try batch.tensor("targets"))
-        log("train_loss", loss, progressBar: true)
+        log(name, loss, progressBar: progressBar)
         return loss
+    }
+
+    override public func trainingStep(_ batch: Batch, batchIndex: Int) throws -> Tensor? {
+        try loss(batch, logging: "train_loss", progressBar: true)
     }
 
     override public func validationStep(_ batch: Batch, batchIndex: Int) throws -> Tensor? {
-        let loss = Loss.sequenceCrossEntropy(self(try batch.tensor("tokens")), try batch.tensor("targets"))
-        log("val_loss", loss, progressBar: true)
-        return loss
+        try loss(batch, logging: "val_loss", progressBar: true)
     }
 
     override public func testStep(_ batch: Batch, batchIndex: Int) throws -> Tensor? {
-        let loss = Loss.sequenceCrossEntropy(self(try batch.tensor("tokens")), try batch.tensor("targets"))
-        log("test_loss", loss)
-        return loss
+        try loss(batch, logging: "test_loss", progressBar: false)
     }
 
     override public func configureOptimizers() throws -> Optimizer {

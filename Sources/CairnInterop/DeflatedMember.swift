@@ -23,12 +23,9 @@ struct DeflatedMember {
         var output: [UInt8] = []
         let checksum: UInt32
         do {
-            checksum = try Data.decompress(size: Int64(source.count), bufferSize: 1 << 16, skipCRC32: false, provider: { position, count in
-                // An empty chunk would make the inflater ask again forever: a stream cut short is an error.
-                guard position >= 0, position < Int64(source.count) else { throw damaged("deflated data ends before the stream does") }
-                let start = Int(position)
-                return Data(source[start..<min(source.count, start + count)])
-            }, consumer: { chunk in
+            checksum = try Self.inflate(compressedCount: source.count, file: file, path: path, read: { start, count in
+                Data(source[start..<(start + count)])
+            }, consume: { chunk in
                 guard chunk.count <= size - output.count else { throw damaged("inflates past its recorded \(size) bytes") }
                 output += chunk
             })
@@ -40,6 +37,20 @@ struct DeflatedMember {
         guard output.count == size else { throw damaged("inflates to \(output.count) bytes, not its recorded \(size)") }
         guard checksum == crc32 else { throw damaged("fails its CRC-32 check (damaged)") }
         return output
+    }
+
+    /// Inflates a deflate stream of `compressedCount` bytes that `read(offset, count)` hands out
+    /// (never past the end) into `consume`, returning the output's CRC-32. The stream ending
+    /// before the data does is an error naming the member: ZIPFoundation's inflater would
+    /// otherwise ask again forever after an empty chunk.
+    static func inflate(compressedCount: Int, file: String, path: String, read: (Int, Int) throws -> Data,
+                        consume: (Data) throws -> Void) throws -> UInt32 {
+        try Data.decompress(size: Int64(compressedCount), bufferSize: 1 << 16, skipCRC32: false, provider: { position, count in
+            guard position >= 0, position < Int64(compressedCount) else {
+                throw InteropError.malformedArchive(file: file, reason: "member \(path): deflated data ends before the stream does")
+            }
+            return try read(Int(position), min(count, compressedCount - Int(position)))
+        }, consumer: consume)
     }
 }
 

@@ -1,5 +1,4 @@
 import Foundation
-import ZIPFoundation
 
 extension TorchCheckpoint {
     /// What checking a torch file's checksums found.
@@ -47,13 +46,10 @@ extension TorchCheckpoint {
             case 8:
                 let compressed = member.data
                 do {
-                    checksum = try Data.decompress(size: Int64(compressed.count), bufferSize: 1 << 16, skipCRC32: false, provider: { position, count in
-                        guard position >= 0, position < Int64(compressed.count) else {
-                            throw InteropError.malformedArchive(file: file, reason: "member \(path): deflated data ends before the stream does")
-                        }
-                        let got = try read(at: compressed.lowerBound + Int(position), count: min(count, compressed.count - Int(position)))
+                    checksum = try DeflatedMember.inflate(compressedCount: compressed.count, file: file, path: path, read: { start, count in
+                        let got = try read(at: compressed.lowerBound + start, count: count)
                         return Data(buffer[..<got])
-                    }, consumer: { chunk in size += UInt64(chunk.count) })
+                    }, consume: { chunk in size += UInt64(chunk.count) })
                 } catch let error as InteropError {
                     if case .io = error { throw error }
                     report.damage.append("\(path): \(error)")

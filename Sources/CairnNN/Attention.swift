@@ -60,50 +60,42 @@ public final class MultiheadAttention: Module, @unchecked Sendable {
         let batch = q0.shape[0], targets = q0.shape[1], sources = k0.shape[1], headDim = embedDim / numHeads
         let weights = inProjWeight.value.chunk(3, axis: 0)
         let biases = inProjBias?.value.chunk(3, axis: 0)
-        func project(_ x: Tensor, _ index: Int, length: Int) -> Tensor {
-            var y = x.matmulTransposed(weights[index])
-            if let biases { y = y + biases[index] }
-            return y.reshape([batch, length, numHeads, headDim]).permute([0, 2, 1, 3])  // [B, H, L, D]
+        /// Projection `index` (0 query, 1 key, 2 value) of `x`, `[B, L, E]`.
+        func linear(_ x: Tensor, _ index: Int) -> Tensor {
+            let y = x.matmulTransposed(weights[index])
+            return biases.map { y + $0[index] } ?? y
         }
-        // One boolean mask, no dropout in play and no weights wanted: the fused kernel, which
-        // reads every head in place from the projections.
-        let masks = [attentionMask, keyPaddingMask].compactMap { $0 }
-        if !needWeights, masks.count <= 1, masks.allSatisfy({ $0.dtype == .bool }), attentionDropout.p == 0 || !isTraining {
-            func linear(_ x: Tensor, _ index: Int) -> Tensor {
-                let y = x.matmulTransposed(weights[index])
-                return biases.map { y + $0[index] } ?? y
+        // The scale goes on q rather than on the larger scores, as torch does.
+        let q = linear(q0, 0) * (1 / Float(headDim).squareRoot()), k = linear(k0, 1), v = linear(v0, 2)
+        let placeMask = attentionMask.map { $0.rank == 3 ? $0.reshape([batch, numHeads, targets, sources]) : $0 }
+        let paddingMask = keyPaddingMask?.reshape([batch, 1, 1, sources])
+        let attended: Tensor  // [B, T, E]
+        var averagedWeights: Tensor?
+        if !needWeights, attentionMask?.dtype ?? .bool == .bool, keyPaddingMask?.dtype ?? .bool == .bool, placeMask == nil || paddingMask == nil,
+           attentionDropout.p == 0 || !isTraining {
+            // One boolean mask, no dropout in play and no weights wanted: the fused kernel, which
+            // reads every head in place from the projections.
+            attended = Tensor.multiHeadAttention(query: q, key: k, value: v, heads: numHeads, mask: placeMask ?? paddingMask)
+        } else {
+            func heads(_ x: Tensor, length: Int) -> Tensor {
+                x.reshape([batch, length, numHeads, headDim]).permute([0, 2, 1, 3])  // [B, H, L, D]
             }
-            var mask: Tensor?
-            if let attentionMask {
-                mask = attentionMask.rank == 3 ? attentionMask.reshape([batch, numHeads, targets, sources]) : attentionMask
-            } else if let keyPaddingMask {
-                mask = keyPaddingMask.reshape([batch, 1, 1, sources])
+            var scores = heads(q, length: targets).matmul(heads(k, length: sources).mT)  // [B, H, T, S]
+            // Boolean masks close places; one mask goes straight into the softmax, a second is merged first.
+            var closed: Tensor?
+            if let placeMask {
+                if placeMask.dtype == .bool { closed = placeMask } else { scores = scores + placeMask }
             }
-            let attended = Tensor.multiHeadAttention(query: linear(q0, 0) * (1 / Float(headDim).squareRoot()), key: linear(k0, 1),
-                                                     value: linear(v0, 2), heads: numHeads, mask: mask)
-            let output = outProj(attended)
-            return (batchFirst ? output : output.transpose(0, 1), nil)
+            if let paddingMask {
+                if let earlier = closed { scores = scores.maskedFill(earlier, with: -.infinity) }
+                closed = paddingMask
+            }
+            let probabilities = closed.map { scores.softmax(axis: -1, masking: $0) } ?? scores.softmax(axis: -1)
+            attended = attentionDropout(probabilities).matmul(heads(v, length: sources)).permute([0, 2, 1, 3]).reshape([batch, targets, embedDim])
+            if needWeights { averagedWeights = probabilities.mean(axis: 1) }
         }
-        // The scale goes on q ([B, H, T, D]), smaller than the scores ([B, H, T, S]).
-        let q = project(q0, 0, length: targets) * (1 / Float(headDim).squareRoot())
-        let k = project(k0, 1, length: sources), v = project(v0, 2, length: sources)
-        var scores = q.matmul(k.mT)  // [B, H, T, S]
-        // Boolean masks close places; one mask goes straight into the softmax, a second is merged first.
-        var closed: Tensor?
-        if let attentionMask {
-            let mask = attentionMask.rank == 3 ? attentionMask.reshape([batch, numHeads, targets, sources]) : attentionMask
-            if attentionMask.dtype == .bool { closed = mask } else { scores = scores + mask }
-        }
-        if let keyPaddingMask {
-            let padding = keyPaddingMask.reshape([batch, 1, 1, sources])
-            if let earlier = closed { scores = scores.maskedFill(earlier, with: -.infinity) }
-            closed = padding
-        }
-        let probabilities = closed.map { scores.softmax(axis: -1, masking: $0) } ?? scores.softmax(axis: -1)
-        let attended = attentionDropout(probabilities).matmul(v)  // [B, H, T, D]
-        var output = outProj(attended.permute([0, 2, 1, 3]).reshape([batch, targets, embedDim]))
-        if !batchFirst { output = output.transpose(0, 1) }
-        return (output, needWeights ? probabilities.mean(axis: 1) : nil)
+        let output = outProj(attended)
+        return (batchFirst ? output : output.transpose(0, 1), averagedWeights)
     }
 
     /// The `[T, T]` mask that hides later positions (true above the diagonal), as

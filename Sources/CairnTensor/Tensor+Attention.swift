@@ -42,8 +42,8 @@ extension Tensor {
                 }
             }
         }
-        let probabilities = Tensor(shape: scoreShape, scalars: scores)
-            .softmax(axis: -1, masking: mask ?? Tensor(shape: [1], scalars: [0])).scalars
+        let scoreTensor = Tensor(shape: scoreShape, scalars: scores)
+        let probabilities = (mask.map { scoreTensor.softmax(axis: -1, masking: $0) } ?? scoreTensor.softmax(axis: -1)).scalars
         var output = [Float](repeating: 0, count: batch * targets * width)
         probabilities.withUnsafeBufferPointer { pp in
             v.scalars.withUnsafeBufferPointer { pv in
